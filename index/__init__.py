@@ -1,0 +1,1 @@
+"""whoknows index."""

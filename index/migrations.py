@@ -1,0 +1,106 @@
+"""Numbered migrations for the stores. Never drop a user's data: add a function, keep the old ones.
+
+Each migration runs once, in order, and is recorded in the ``_migrations`` table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def m001_create_tables(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            created_at TEXT,
+            updated_at TEXT,
+            visible_to TEXT NOT NULL DEFAULT '["everyone"]',
+            tags TEXT NOT NULL DEFAULT '[]',
+            content_hash TEXT NOT NULL,
+            sections TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX documents_source ON documents(source);
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            section INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            heading TEXT NOT NULL DEFAULT '',
+            anchor TEXT NOT NULL DEFAULT '',
+            author_id TEXT NOT NULL DEFAULT '',
+            text_hash TEXT NOT NULL
+        );
+        CREATE INDEX chunks_doc ON chunks(doc_id, position);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE TABLE people (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            handles TEXT NOT NULL DEFAULT '[]',
+            emails TEXT NOT NULL DEFAULT '[]',
+            profile_url TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE contributions (
+            id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            person_id TEXT NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            at TEXT,
+            section INTEGER,
+            score INTEGER
+        );
+        CREATE INDEX contributions_doc ON contributions(doc_id);
+        CREATE INDEX contributions_person ON contributions(person_id);
+        CREATE TABLE failures (
+            source TEXT NOT NULL,
+            item TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (source, item)
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+STORE_MIGRATIONS: list[Migration] = [m001_create_tables]
+
+
+def s001_create_runs(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            generation TEXT,
+            pid INTEGER,
+            record TEXT NOT NULL DEFAULT '{}'
+        );
+        """
+    )
+
+
+STATE_MIGRATIONS: list[Migration] = [s001_create_runs]
+
+
+def migrate(db: sqlite3.Connection, migrations: list[Migration]) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for m in migrations:
+        if m.__name__ in done:
+            continue
+        with db:
+            m(db)
+            db.execute("INSERT INTO _migrations(name) VALUES (?)", (m.__name__,))

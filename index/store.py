@@ -1,0 +1,309 @@
+"""One generation's metadata store: documents, chunks (with FTS5), people, contributions.
+
+A generation's store is written by exactly one ingest run and is immutable once published,
+so readers open it read-only with ``immutable=1`` (no locks, no journal reads).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .migrations import STORE_MIGRATIONS, migrate
+from .models import Chunk, Contribution, Document, Failure, Person, Section
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def parse_time(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+@dataclass
+class ChunkHit:
+    """A stored chunk with the document fields search needs."""
+
+    id: int
+    doc_id: str
+    position: int
+    text: str
+    heading: str
+    anchor: str
+    author_id: str
+    title: str
+    url: str
+    source: str
+    kind: str
+    updated_at: datetime | None
+    visible_to: list[str]
+
+
+@dataclass
+class PersonRow:
+    id: str
+    name: str
+    profile_url: str = ""
+
+
+class Store:
+    """SQLite store of one generation. Use ``Store.open_write`` or ``Store.open_read``."""
+
+    def __init__(self, path: Path, readonly: bool):
+        self.path = path
+        self.readonly = readonly
+        self._local = threading.local()
+        if not readonly:
+            self._write_db = self._connect()
+            migrate(self._write_db, STORE_MIGRATIONS)
+
+    @classmethod
+    def open_write(cls, path: Path) -> Store:
+        return cls(path, readonly=False)
+
+    @classmethod
+    def open_read(cls, path: Path) -> Store:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return cls(path, readonly=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            db = sqlite3.connect(
+                f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+        else:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+        db.row_factory = sqlite3.Row
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return self._write_db
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            conn = self._local.db = self._connect()
+        return conn
+
+    def close(self) -> None:
+        if not self.readonly:
+            self._write_db.close()
+        elif getattr(self._local, "db", None) is not None:
+            self._local.db.close()
+            self._local.db = None
+
+    # ---- writing -------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def doc_hashes(self, source: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT id, content_hash FROM documents WHERE source = ?", (source,))
+        return {r["id"]: r["content_hash"] for r in rows}
+
+    def delete_document(self, doc_id: str) -> list[int]:
+        """Remove a document with its chunks and contributions; returns the removed chunk ids."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        if ids:
+            self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM contributions WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return ids
+
+    def upsert_person(self, p: Person) -> None:
+        row = self.db.execute("SELECT handles, emails FROM people WHERE id = ?", (p.id,)).fetchone()
+        handles, emails = list(p.handles), list(p.emails)
+        if row:
+            handles = sorted(set(json.loads(row["handles"])) | set(handles))
+            emails = sorted(set(json.loads(row["emails"])) | set(emails))
+        self.db.execute(
+            "INSERT INTO people(id, name, handles, emails, profile_url) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET handles=excluded.handles, emails=excluded.emails, "
+            "profile_url=CASE WHEN excluded.profile_url != '' THEN excluded.profile_url "
+            "ELSE people.profile_url END",
+            (p.id, p.name, json.dumps(handles), json.dumps(emails), p.profile_url),
+        )
+
+    def put_document(self, doc: Document, chunks: list[Chunk]) -> tuple[list[int], list[int]]:
+        """Replace a document; returns (removed chunk ids, new chunk ids in ``chunks`` order).
+
+        People referenced by the document must already carry resolved ids.
+        """
+        removed = self.delete_document(doc.id)
+        sections = [
+            {"text": s.text, "heading": s.heading, "anchor": s.anchor,
+             "author_id": s.author.id if s.author else ""}
+            for s in doc.sections
+        ]
+        self.db.execute(
+            "INSERT INTO documents(id, source, kind, title, url, created_at, updated_at, "
+            "visible_to, tags, content_hash, sections) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (doc.id, doc.source, doc.kind, doc.title, doc.url, iso(doc.created_at),
+             iso(doc.updated_at), json.dumps(sorted(set(doc.visible_to))), json.dumps(doc.tags),
+             doc.content_hash(), json.dumps(sections)),
+        )
+        seen: set[str] = set()
+        for c in doc.contributions:
+            if c.person.id not in seen:
+                self.upsert_person(c.person)
+                seen.add(c.person.id)
+            self.db.execute(
+                "INSERT INTO contributions(doc_id, person_id, role, weight, at, section, score) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (doc.id, c.person.id, c.role, c.weight, iso(c.at), c.section, c.score),
+            )
+        new_ids: list[int] = []
+        for ch in chunks:
+            cur = self.db.execute(
+                "INSERT INTO chunks(doc_id, position, section, text, heading, anchor, author_id, "
+                "text_hash) VALUES (?,?,?,?,?,?,?,?)",
+                (doc.id, ch.position, ch.section, ch.text, ch.heading, ch.anchor, ch.author_id,
+                 ch.text_hash),
+            )
+            ch.id = int(cur.lastrowid or 0)
+            new_ids.append(ch.id)
+            self.db.execute(
+                "INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?,?,?,?)",
+                (ch.id, doc.title, ch.heading, ch.text),
+            )
+        return removed, new_ids
+
+    def set_failures(self, source: str, failures: list[Failure]) -> None:
+        self.db.execute("DELETE FROM failures WHERE source = ?", (source,))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO failures(source, item, reason) VALUES (?,?,?)",
+            [(f.source, f.item, f.reason) for f in failures],
+        )
+
+    def prune_people(self) -> None:
+        """Drop people left with no contributions (their documents were deleted)."""
+        self.db.execute(
+            "DELETE FROM people WHERE id NOT IN (SELECT DISTINCT person_id FROM contributions)"
+        )
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    # ---- reading -------------------------------------------------------------------
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def counts(self) -> dict[str, int]:
+        q = {
+            "documents": "SELECT count(*) FROM documents",
+            "chunks": "SELECT count(*) FROM chunks",
+            "people": "SELECT count(*) FROM people",
+            "contributions": "SELECT count(*) FROM contributions",
+            "failures": "SELECT count(*) FROM failures",
+        }
+        return {k: int(self.db.execute(sql).fetchone()[0]) for k, sql in q.items()}
+
+    def counts_by_source(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for r in self.db.execute(
+            "SELECT d.source, count(DISTINCT d.id) AS docs, count(c.id) AS chunks "
+            "FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.source"
+        ):
+            out[r["source"]] = {"documents": r["docs"], "chunks": r["chunks"]}
+        for r in self.db.execute("SELECT source, count(*) AS n FROM failures GROUP BY source"):
+            out.setdefault(r["source"], {"documents": 0, "chunks": 0})["failures"] = r["n"]
+        return out
+
+    def failures(self, source: str | None = None) -> list[Failure]:
+        sql, args = "SELECT source, item, reason FROM failures", tuple[str, ...]()
+        if source:
+            sql, args = sql + " WHERE source = ?", (source,)
+        return [Failure(r[0], r[1], r[2]) for r in self.db.execute(sql + " ORDER BY source, item", args)]
+
+    def chunk_hashes(self) -> dict[int, str]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT id, text_hash FROM chunks")}
+
+    def chunks_by_ids(self, ids: list[int]) -> dict[int, ChunkHit]:
+        out: dict[int, ChunkHit] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                "SELECT c.id, c.doc_id, c.position, c.text, c.heading, c.anchor, c.author_id, "
+                "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to "
+                f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                part,
+            ):
+                out[r["id"]] = ChunkHit(
+                    r["id"], r["doc_id"], r["position"], r["text"], r["heading"], r["anchor"],
+                    r["author_id"], r["title"], r["url"], r["source"], r["kind"],
+                    parse_time(r["updated_at"]), json.loads(r["visible_to"]),
+                )
+        return out
+
+    def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
+        """People per document, strongest contributors first."""
+        out: dict[str, list[PersonRow]] = {d: [] for d in doc_ids}
+        if not doc_ids:
+            return out
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.db.execute(
+            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
+            f"JOIN people p ON p.id = c.person_id WHERE c.doc_id IN ({marks}) "
+            "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name",
+            doc_ids,
+        )
+        for r in rows:
+            out[r["doc_id"]].append(PersonRow(r["id"], r["name"], r["profile_url"]))
+        return out
+
+    def document(self, doc_id: str) -> Document | None:
+        r = self.db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if r is None:
+            return None
+        people = {p.id: p for p in self.people_by_ids(self._doc_person_ids(doc_id))}
+        sections = [
+            Section(s["text"], s["heading"], s["anchor"], _person(people.get(s["author_id"])))
+            for s in json.loads(r["sections"])
+        ]
+        contributions = [
+            Contribution(_person(people.get(c["person_id"])) or Person(name="unknown"), c["role"],
+                         c["weight"], parse_time(c["at"]), c["section"], c["score"], doc_id)
+            for c in self.db.execute(
+                "SELECT * FROM contributions WHERE doc_id = ? ORDER BY weight DESC", (doc_id,)
+            )
+        ]
+        return Document(
+            id=r["id"], source=r["source"], kind=r["kind"], title=r["title"], sections=sections,
+            url=r["url"], created_at=parse_time(r["created_at"]),
+            updated_at=parse_time(r["updated_at"]), visible_to=json.loads(r["visible_to"]),
+            tags=json.loads(r["tags"]), contributions=contributions,
+        )
+
+    def _doc_person_ids(self, doc_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT person_id FROM contributions WHERE doc_id = ?", (doc_id,))]
+
+    def people_by_ids(self, ids: list[str]) -> list[PersonRow]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [PersonRow(r["id"], r["name"], r["profile_url"]) for r in self.db.execute(
+            f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", ids)]
+
+
+def _person(row: PersonRow | None) -> Person | None:
+    return Person(name=row.name, id=row.id, profile_url=row.profile_url) if row else None

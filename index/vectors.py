@@ -1,0 +1,63 @@
+"""Chunk vectors in FAISS, keyed by chunk id so chunks can be removed.
+
+One small interface; one backend per file when more arrive (issue 10 adds scaled indexes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+
+class VectorIndex(Protocol):
+    dim: int
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def remove(self, ids: list[int]) -> None: ...
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def save(self, path: Path) -> None: ...
+    def ids(self) -> set[int]: ...
+    def __len__(self) -> int: ...
+
+
+class FlatVectors:
+    """Exact inner-product search over normalised vectors (cosine), id-mapped."""
+
+    def __init__(self, dim: int, index: faiss.Index | None = None):
+        self.dim = dim
+        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    @classmethod
+    def load(cls, path: Path) -> FlatVectors:
+        index = faiss.read_index(str(path))
+        return cls(index.d, index)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype="float32"), np.asarray(ids, dtype="int64")
+            )
+
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            self.index.remove_ids(np.asarray(ids, dtype="int64"))  # type: ignore[arg-type]
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for each query row; ids are -1 where fewer exist."""
+        q = np.ascontiguousarray(query.reshape(-1, self.dim), dtype="float32")
+        k = max(1, min(k, max(1, self.index.ntotal)))
+        return self.index.search(q, k)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        faiss.write_index(self.index, str(tmp))
+        tmp.replace(path)
+
+    def ids(self) -> set[int]:
+        return {int(i) for i in faiss.vector_to_array(self.index.id_map)}  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)

@@ -1,0 +1,248 @@
+"""The ingest run: sources → documents → chunks → embeddings → a new generation.
+
+Unchanged documents (same content hash) are skipped; chunks whose text was embedded before
+come from the embedding cache. Each source is applied in one transaction, so a source that
+breaks half way, or trips the mass-deletion guard, leaves its documents as they were.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from index.embedding import Embedder, EmbeddingCache
+from index.generations import GenerationWriter, Home
+from index.models import Chunk, Document, Failure
+from index.people import PeopleResolver
+from index.runs import RunLog, RunRecord, SourceRun, now_iso
+from index.settings import Settings, SourceSettings
+
+from .chunking import Chunker
+from .sources import make_source
+
+ProgressFn = Callable[[dict], None]
+
+
+class MassDeletion(RuntimeError):
+    """A run would delete more of a source than allowed; usually the source is broken."""
+
+
+@dataclass
+class IngestOptions:
+    only: list[str] | None = None  # source names; None = all
+    allow_mass_delete: bool = False
+    max_delete_share: float = 0.5
+    full: bool = False  # rebuild from scratch into a new generation
+    progress: bool = False  # a progress bar on stderr
+    embed_batch: int = 256  # chunks gathered before encoding
+
+
+@dataclass
+class _Pending:
+    docs: list[tuple[Document, list[Chunk], bool]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    add_ids: list[np.ndarray] = field(default_factory=list)
+    add_vecs: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def n_chunks(self) -> int:
+        return sum(len(c) for _, c, _ in self.docs)
+
+
+class Ingest:
+    """One run over the configured sources. Use ``run_ingest``."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, opts: IngestOptions,
+                 writer: GenerationWriter, cache: EmbeddingCache, record: RunRecord,
+                 log: RunLog):
+        self.settings, self.embedder, self.opts = settings, embedder, opts
+        self.writer, self.cache, self.record, self.log = writer, cache, record, log
+        self.resolver = PeopleResolver(settings.people)
+        self.chunker = Chunker(settings.chunking)
+        self.bar = tqdm(desc="ingest", unit=" doc", disable=not opts.progress, file=sys.stderr,
+                        dynamic_ncols=True)
+        self._t0 = time.monotonic()
+        self._last_save = 0.0
+        self.docs_seen = 0
+
+    def run_source(self, cfg: SourceSettings) -> SourceRun:
+        sr = SourceRun()
+        t0 = time.monotonic()
+        store = self.writer.store
+        old = store.doc_hashes(cfg.name)
+        seen: set[str] = set()
+        failures: list[Failure] = []
+        pending = _Pending()
+        store.begin()
+        try:
+            for item in make_source(cfg, self.settings).iter_documents():
+                self._tick(cfg.name, sr)
+                if isinstance(item, Failure):
+                    failures.append(item)
+                    continue
+                if item.id in seen:
+                    failures.append(Failure(cfg.name, item.id, "duplicate document id"))
+                    continue
+                seen.add(item.id)
+                self._resolve_people(item)
+                if old.get(item.id) == item.content_hash():
+                    sr.unchanged += 1
+                    continue
+                pending.docs.append((item, self.chunker.chunk(item), item.id in old))
+                if pending.n_chunks >= self.opts.embed_batch:
+                    self._flush(pending, sr, failures)
+            self._flush(pending, sr, failures)
+            gone = [d for d in old if d not in seen]
+            share = len(gone) / len(old) if old else 0.0
+            if gone and share > self.opts.max_delete_share and not self.opts.allow_mass_delete:
+                raise MassDeletion(
+                    f"would delete {len(gone)} of {len(old)} documents ({share:.0%} > "
+                    f"{self.opts.max_delete_share:.0%}); the source looks broken. Nothing was "
+                    "changed for it; re-run with --allow-mass-delete if this is intended"
+                )
+            for doc_id in gone:
+                pending.removed += store.delete_document(doc_id)
+            sr.deleted = len(gone)
+            sr.failed = len(failures)
+            store.set_failures(cfg.name, failures)
+            store.commit()
+        except Exception as e:
+            store.db.execute("ROLLBACK")
+            sr = SourceRun(error=f"{type(e).__name__}: {e}", failed=len(failures))
+            sr.seconds = round(time.monotonic() - t0, 3)
+            return sr
+        self.writer.vectors.remove(pending.removed)
+        if pending.add_ids:
+            self.writer.vectors.add(np.concatenate(pending.add_ids), np.vstack(pending.add_vecs))
+        sr.seconds = round(time.monotonic() - t0, 3)
+        return sr
+
+    def _resolve_people(self, doc: Document) -> None:
+        for c in doc.contributions:
+            self.resolver.resolve(c.person)
+            c.doc_id = doc.id
+        for s in doc.sections:
+            if s.author is not None:
+                self.resolver.resolve(s.author)
+
+    def _flush(self, pending: _Pending, sr: SourceRun, failures: list[Failure]) -> None:
+        if not pending.docs:
+            return
+        chunks = [c for _, cs, _ in pending.docs for c in cs]
+        hashes = [c.text_hash for c in chunks]
+        cached = self.cache.get_many(self.embedder.model_id, hashes)
+        todo: dict[str, str] = {}
+        for c, h in zip(chunks, hashes, strict=True):
+            if h not in cached and h not in todo:
+                todo[h] = c.embed_text
+        if todo:
+            vecs = self.embedder.encode(list(todo.values()))
+            fresh = dict(zip(todo.keys(), vecs, strict=True))
+            self.cache.put_many(self.embedder.model_id, fresh)
+            cached.update(fresh)
+        sr.chunks_embedded += len(todo)
+        sr.chunks_cached += len(chunks) - len(todo)
+        self.record.chunks_embedded += len(todo)
+        store = self.writer.store
+        for doc, doc_chunks, existed in pending.docs:
+            store.db.execute("SAVEPOINT doc")
+            try:
+                removed, ids = store.put_document(doc, doc_chunks)
+            except Exception as e:  # e.g. a value SQLite refuses: skip this document only
+                store.db.execute("ROLLBACK TO doc")
+                store.db.execute("RELEASE doc")
+                failures.append(Failure(doc.source, doc.id, f"{type(e).__name__}: {e}"))
+                continue
+            store.db.execute("RELEASE doc")
+            pending.removed += removed
+            if ids:
+                pending.add_ids.append(np.asarray(ids, dtype="int64"))
+                pending.add_vecs.append(np.vstack([cached[c.text_hash] for c in doc_chunks]))
+            if existed:
+                sr.updated += 1
+            else:
+                sr.added += 1
+        pending.docs.clear()
+
+    def _tick(self, source: str, sr: SourceRun) -> None:
+        self.docs_seen += 1
+        self.bar.update(1)
+        elapsed = time.monotonic() - self._t0
+        rate = self.record.chunks_embedded / elapsed if elapsed > 0 else 0.0
+        if self.opts.progress:
+            self.bar.set_postfix(source=source, chunks_embedded=self.record.chunks_embedded,
+                                 chunks_per_s=f"{rate:.0f}", refresh=False)
+        if elapsed - self._last_save > 2.0:
+            self._last_save = elapsed
+            self.record.progress = {"source": source, "documents": self.docs_seen,
+                                    "chunks_embedded": self.record.chunks_embedded,
+                                    "chunks_per_s": round(rate, 1),
+                                    "elapsed_s": round(elapsed, 1)}
+            self.log.save(self.record)
+
+
+def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | None = None
+               ) -> RunRecord:
+    """Run one ingest and publish its generation. Returns the run's record.
+
+    Raises ``RunInProgress`` when another run holds the lock.
+    """
+    opts = opts or IngestOptions()
+    home = Home(settings.home)
+    with home.lock():
+        log = RunLog(home.path / "state.sqlite")
+        record = log.start()
+        t0 = time.monotonic()
+        cache = EmbeddingCache(home.path / "embeddings.sqlite")
+        try:
+            writer = home.new_generation(embedder.model_id, embedder.dim, full=opts.full)
+            ingest = Ingest(settings, embedder, opts, writer, cache, record, log)
+            names = {s.name for s in settings.sources}
+            for cfg in settings.sources:
+                if opts.only and cfg.name not in opts.only:
+                    continue
+                record.sources[cfg.name] = ingest.run_source(cfg)
+            if not opts.only:
+                _drop_unconfigured(writer, names, record)
+            writer.store.prune_people()
+            ingest.bar.close()
+            record.generation = writer.name
+            home.publish(writer)
+            failed = [n for n, s in record.sources.items() if s.error]
+            record.status = "failed" if failed and len(failed) == len(record.sources) else "ok"
+            if failed:
+                record.error = "; ".join(f"{n}: {record.sources[n].error}" for n in failed)
+        except Exception as e:
+            record.status, record.error = "failed", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            record.seconds = round(time.monotonic() - t0, 3)
+            record.finished_at = now_iso()
+            record.progress = {}
+            log.save(record)
+            log.close()
+            cache.close()
+    return record
+
+
+def _drop_unconfigured(writer: GenerationWriter, names: set[str], record: RunRecord) -> None:
+    """Documents of a source removed from the config leave the index."""
+    store = writer.store
+    rows = store.db.execute("SELECT DISTINCT source FROM documents").fetchall()
+    for (source,) in rows:
+        if source in names:
+            continue
+        ids = [r[0] for r in store.db.execute("SELECT id FROM documents WHERE source = ?", (source,))]
+        store.begin()
+        removed: list[int] = []
+        for d in ids:
+            removed += store.delete_document(d)
+        store.db.execute("DELETE FROM failures WHERE source = ?", (source,))
+        store.commit()
+        writer.vectors.remove(removed)
+        record.sources[source] = SourceRun(deleted=len(ids))

@@ -1,0 +1,42 @@
+"""Source kinds. A source is an object with ``iter_documents()`` yielding ``Document``s
+(with their contributions) and ``Failure``s for items it could not read.
+
+Each kind is one module; ``SOURCE_KINDS`` maps the ``kind`` in ``[[sources]]`` to its factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from index.models import Document, Failure
+from index.settings import Settings, SourceSettings
+
+
+class Source(Protocol):
+    name: str
+
+    def iter_documents(self) -> Iterator[Document | Failure]: ...
+
+
+SourceFactory = Callable[[SourceSettings, Settings], Source]
+
+
+def _markdown(cfg: SourceSettings, settings: Settings) -> Source:
+    from .markdown import MarkdownSource
+
+    return MarkdownSource(cfg, settings)
+
+
+SOURCE_KINDS: dict[str, SourceFactory] = {
+    "markdown": _markdown,
+}
+
+
+def make_source(cfg: SourceSettings, settings: Settings) -> Source:
+    try:
+        factory = SOURCE_KINDS[cfg.kind]
+    except KeyError:
+        kinds = ", ".join(sorted(SOURCE_KINDS))
+        raise ValueError(f"source {cfg.name!r}: unknown kind {cfg.kind!r} (known: {kinds})") from None
+    return factory(cfg, settings)

@@ -1,0 +1,50 @@
+"""Shared pieces for sources that read a folder: safe walking, size limits, ACL rules, links."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from index.models import EVERYONE
+from index.settings import AclRule, SourceSettings
+
+
+def walk_files(root: Path, suffixes: tuple[str, ...] | None = None) -> Iterator[Path]:
+    """Files under ``root`` in a stable order; symlinks that leave the root are skipped."""
+    root_real = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            p = Path(dirpath) / name
+            if suffixes and p.suffix.lower() not in suffixes:
+                continue
+            try:
+                real = p.resolve()
+            except OSError:
+                continue
+            if not real.is_relative_to(root_real):
+                continue
+            yield p
+
+
+def acl_for(rel_path: str, rules: list[AclRule], declared: list[str] | None = None) -> list[str]:
+    """Visibility of a document: the first matching config rule, else what the document
+    declares, else everyone. A config rule wins so an admin can always restrict a path."""
+    for rule in rules:
+        if fnmatch.fnmatch(rel_path, rule.path) or PurePosixPath(rel_path).match(rule.path):
+            return list(rule.visible_to)
+    return declared or [EVERYONE]
+
+
+def link_for(cfg: SourceSettings, rel_path: str, native_id: str = "", anchor: str = "") -> str:
+    if not cfg.url:
+        return ""
+    stem = str(PurePosixPath(rel_path).with_suffix(""))
+    if stem.endswith("/index"):
+        stem = stem[: -len("/index")]
+    url = cfg.url.format(path=stem, id=native_id or rel_path)
+    return f"{url}#{anchor}" if anchor else url

@@ -1,0 +1,117 @@
+"""``markdown``: a folder of Markdown files; authors, dates, tags and visibility from front matter.
+
+Front matter keys read: ``title``, ``author``/``authors`` ("Name <email>" or a list),
+``date``/``created``, ``updated``/``last_modified``, ``tags``, ``visible_to``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from index.models import Contribution, Document, Failure, Person, Section
+from index.settings import Settings, SourceSettings
+
+from .files_common import acl_for, link_for, walk_files
+
+SUFFIXES = (".md", ".markdown")
+_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(?:<(?P<email>[^>]+)>)?\s*$")
+
+
+def parse_author(value: str, source: str) -> Person | None:
+    m = _AUTHOR.match(str(value))
+    if not m or not (m["name"] or m["email"]):
+        return None
+    name = m["name"] or m["email"].split("@")[0]
+    emails = [m["email"].lower()] if m["email"] else []
+    return Person(name=name, emails=emails, handles=[f"{source}:{name.lower()}"])
+
+
+def to_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            t = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return None
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [str(value)]
+
+
+def _title(meta: dict[str, Any], body: str, path: Path) -> str:
+    if meta.get("title"):
+        return str(meta["title"]).strip()
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
+    if m:
+        return re.sub(r"[*_`]+", "", m.group(1)).strip()
+    return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+class MarkdownSource:
+    def __init__(self, cfg: SourceSettings, settings: Settings):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.root = settings.resolve(cfg.path)
+
+    def iter_documents(self) -> Iterator[Document | Failure]:
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+        for path in walk_files(self.root, SUFFIXES):
+            rel = path.relative_to(self.root).as_posix()
+            try:
+                yield self.read(path, rel)
+            except Exception as e:  # one bad file never stops the run
+                yield Failure(self.name, rel, f"{type(e).__name__}: {e}")
+
+    def read(self, path: Path, rel: str) -> Document | Failure:
+        size = path.stat().st_size
+        if size > self.cfg.max_file_mb * 1024 * 1024:
+            return Failure(self.name, rel, f"larger than max_file_mb ({size} bytes)")
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            return Failure(self.name, rel, f"not valid UTF-8 (byte {e.start})")
+        if not text.strip():
+            return Failure(self.name, rel, "empty file")
+        try:
+            post = frontmatter.loads(text)
+            meta, body = dict(post.metadata), post.content
+        except (yaml.YAMLError, ValueError):
+            meta, body = {}, text  # broken front matter: index the page as plain Markdown
+        if not body.strip():
+            return Failure(self.name, rel, "no text after front matter")
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0)
+        created = to_time(meta.get("date") or meta.get("created"))
+        updated = to_time(meta.get("updated") or meta.get("last_modified")) or created or mtime
+        authors = [p for a in _as_list(meta.get("authors") or meta.get("author"))
+                   if (p := parse_author(a, self.name))]
+        contributions = [
+            Contribution(person=p, role="author", weight=1.0 / (1 + i), at=updated)
+            for i, p in enumerate(authors)
+        ]
+        return Document(
+            id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=_title(meta, body, path),
+            sections=[Section(body)], url=link_for(self.cfg, rel), created_at=created,
+            updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, _as_list(meta.get("visible_to"))),
+            tags=_as_list(meta.get("tags")), contributions=contributions, markdown=True,
+        )

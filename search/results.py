@@ -1,0 +1,57 @@
+"""Typed search results. ``web/`` renders these; ``to_json`` is the API's shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup
+
+
+@dataclass
+class Author:
+    id: str
+    name: str
+
+
+@dataclass
+class Hit:
+    """One document in the results, represented by its best-matching chunk."""
+
+    doc_id: str
+    chunk_id: int
+    title: str
+    url: str
+    source: str
+    kind: str
+    snippet: str
+    snippet_html: Markup
+    score: float
+    authors: list[Author]
+    updated_at: datetime | None
+    heading: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
+            "url": self.url, "source": self.source, "kind": self.kind, "heading": self.heading,
+            "snippet": self.snippet, "score": round(float(self.score), 6),
+            "authors": [{"id": a.id, "name": a.name} for a in self.authors],
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+@dataclass
+class SearchResults:
+    query: str
+    took_ms: float
+    hits: list[Hit] = field(default_factory=list)
+    page: int = 1
+    has_more: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query, "took_ms": round(self.took_ms, 2), "page": self.page,
+            "has_more": self.has_more, "hits": [h.to_json() for h in self.hits],
+        }

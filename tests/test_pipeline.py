@@ -1,0 +1,130 @@
+"""Ingest runs: generations, incremental re-runs, deletions, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.generations import Home
+from ingest.pipeline import IngestOptions, run_ingest
+from search.status import index_status
+
+from .conftest import write
+
+
+def test_first_run_indexes_documents_chunks_and_people(settings, fake_embedder):
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.status == "ok"
+    s = rec.sources["wiki"]
+    assert (s.added, s.updated, s.deleted, s.failed) == (3, 0, 0, 0)
+    st = index_status(settings)
+    assert st.generation == rec.generation
+    assert st.counts["documents"] == 3
+    assert st.counts["chunks"] >= 4
+    assert st.counts["people"] == 3  # Ada, Bob, Carol
+
+
+def test_unchanged_rerun_embeds_nothing_and_publishes_new_generation(settings, fake_embedder):
+    first = run_ingest(settings, fake_embedder)
+    fake_embedder.encoded.clear()
+    second = run_ingest(settings, fake_embedder)
+    assert fake_embedder.encoded == []
+    assert second.sources["wiki"].unchanged == 3
+    assert second.generation != first.generation
+    assert Home(settings.home).current() == second.generation
+
+
+def test_editing_one_page_reembeds_only_its_new_chunks(settings, wiki, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    fake_embedder.encoded.clear()
+    page = wiki / "engineering/deploys.md"
+    page.write_text(page.read_text() + "\nFreeze deploys during the holidays.\n")
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.sources["wiki"].updated == 1
+    assert rec.sources["wiki"].unchanged == 2
+    assert len(fake_embedder.encoded) == 1
+    assert "Freeze deploys" in fake_embedder.encoded[0]
+
+
+def test_renamed_file_costs_no_embedding(settings, wiki, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    fake_embedder.encoded.clear()
+    (wiki / "engineering/deploys.md").rename(wiki / "engineering/shipping.md")
+    rec = run_ingest(settings, fake_embedder)
+    assert (rec.sources["wiki"].added, rec.sources["wiki"].deleted) == (1, 1)
+    assert fake_embedder.encoded == []
+
+
+def test_deleted_page_leaves_search_and_people(settings, wiki, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    (wiki / "onboarding/laptop.md").unlink()
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.sources["wiki"].deleted == 1
+    reader = Home(settings.home).open_reader()
+    assert reader.store.document("wiki/onboarding/laptop.md") is None
+    names = {p.name for p in reader.store.people_by_ids(
+        [r[0] for r in reader.store.db.execute("SELECT id FROM people")])}
+    assert "Carol Chen" not in names
+    assert reader.vectors.ids() == set(reader.store.chunk_hashes())
+
+
+def test_bad_files_are_reported_and_do_not_stop_the_run(settings, wiki, fake_embedder):
+    write(wiki / "latin1.md", "# Caf\xe9\n\nna\xefve text".encode("latin-1"))
+    write(wiki / "empty.md", "")
+    write(wiki / "blank.md", "   \n\n")
+    write(wiki / "badfront.md", "---\ntitle: [unclosed\n---\n# Still a page\n\nWith text.\n")
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.status == "ok"
+    assert rec.sources["wiki"].added == 4  # 3 good + the page with broken front matter
+    failures = {f["item"]: f["reason"] for f in index_status(settings).failures}
+    assert "UTF-8" in failures["latin1.md"]
+    assert failures["empty.md"] == "empty file"
+    assert failures["blank.md"] == "empty file"
+
+
+def test_mass_deletion_guard_keeps_the_source(settings, wiki, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    for p in list(wiki.rglob("*.md"))[:2]:
+        p.unlink()
+    rec = run_ingest(settings, fake_embedder)
+    assert "MassDeletion" in rec.sources["wiki"].error
+    assert index_status(settings).counts["documents"] == 3
+    rec = run_ingest(settings, fake_embedder, IngestOptions(allow_mass_delete=True))
+    assert index_status(settings).counts["documents"] == 1
+
+
+def test_missing_source_folder_fails_that_source_only(settings, tmp_path, fake_embedder):
+    from index.settings import SourceSettings
+
+    settings.sources.append(SourceSettings(name="gone", kind="markdown", path=str(tmp_path / "x")))
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.status == "ok"
+    assert "not found" in rec.sources["gone"].error
+    assert rec.sources["wiki"].added == 3
+
+
+def test_source_removed_from_config_leaves_index(settings, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    settings.sources = []
+    run_ingest(settings, fake_embedder)
+    assert index_status(settings).counts["documents"] == 0
+
+
+def test_second_run_while_locked_is_refused(settings, fake_embedder):
+    from index.generations import RunInProgress
+
+    home = Home(settings.home)
+    with home.lock(), pytest.raises(RunInProgress):
+        run_ingest(settings, fake_embedder)
+
+
+def test_abandoned_generation_is_removed_by_next_run(settings, fake_embedder):
+    rec = run_ingest(settings, fake_embedder)
+    home = Home(settings.home)
+    junk = home.generations / f"g{int(rec.generation[1:]) + 1:06d}"
+    junk.mkdir()
+    (junk / "store.sqlite").write_bytes(b"half written")
+    rec2 = run_ingest(settings, fake_embedder)
+    assert home.current() == rec2.generation
+    assert Path(home.generations / rec2.generation / "store.sqlite").stat().st_size > 100

@@ -1,0 +1,20 @@
+"""Template inputs: one dataclass per page, so what a template may use is written down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from search.results import SearchResults
+
+
+@dataclass
+class SearchPage:
+    query: str = ""
+    results: SearchResults | None = None
+    error: str = ""
+    doc_count: int = 0
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.query} · whoknows" if self.query else "whoknows"
