@@ -43,7 +43,7 @@ class SourceSettings:
     )
     options: dict[str, Any] = _f(dict, "Kind-specific options (see the source's docs).")
     acl: list[AclRule] = _f(list, "Per-path visibility rules; first match wins.")
-    cron: str = _f("", "Cron expression to re-index this source on its own schedule.")
+    cron: str = _f("", "Cron expression to re-index this source on its own schedule (see [schedule]).")
     max_file_mb: float = _f(50.0, "Files larger than this are skipped and reported.")
 
 
@@ -73,6 +73,25 @@ class SearchSettings:
 
 
 @dataclass
+class ScheduleSettings:
+    cron: str = _f(
+        "",
+        "Cron expression (server local time) for re-indexing every source while `whoknows serve` "
+        "runs, e.g. '*/30 * * * *'; empty = no schedule. Sources with their own `cron` follow "
+        "that instead.",
+    )
+
+
+@dataclass
+class IngestSettings:
+    max_delete_share: float = _f(
+        0.5,
+        "A run that would delete more than this share of a source's documents leaves that "
+        "source unchanged and says why (override with --allow-mass-delete).",
+    )
+
+
+@dataclass
 class WebSettings:
     host: str = _f("127.0.0.1", "Address `whoknows serve` binds to.")
     port: int = _f(8000, "Port `whoknows serve` listens on.")
@@ -87,6 +106,8 @@ class Settings:
     chunking: ChunkingSettings = _f(ChunkingSettings, "[chunking] table.")
     search: SearchSettings = _f(SearchSettings, "[search] table.")
     web: WebSettings = _f(WebSettings, "[web] table.")
+    schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
+    ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     people: dict[str, list[str]] = _f(
         dict,
         "Alias table: display name = list of handles, names and e-mails that are that person.",
@@ -169,6 +190,12 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"source name {s.name!r} must be letters, digits, - or _")
     if len(set(names)) != len(names):
         raise ConfigError("source names must be unique")
+    from croniter import croniter
+
+    for where, expr in [("schedule.cron", settings.schedule.cron),
+                        *((f"sources.{s.name}.cron", s.cron) for s in settings.sources)]:
+        if expr and not croniter.is_valid(expr):
+            raise ConfigError(f"{where}: not a valid cron expression: {expr!r}")
     return settings
 
 

@@ -59,6 +59,8 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []  # every reader connection, to close them all
+        self._conns_lock = threading.Lock()
         if not readonly:
             self._write_db = self._connect()
             migrate(self._write_db, STORE_MIGRATIONS)
@@ -93,14 +95,19 @@ class Store:
         conn = getattr(self._local, "db", None)
         if conn is None:
             conn = self._local.db = self._connect()
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     def close(self) -> None:
+        """Close every connection (from any thread); the store must not be used after."""
         if not self.readonly:
             self._write_db.close()
-        elif getattr(self._local, "db", None) is not None:
-            self._local.db.close()
-            self._local.db = None
+            return
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
 
     # ---- writing -------------------------------------------------------------------
 
@@ -138,10 +145,12 @@ class Store:
             (p.id, p.name, json.dumps(handles), json.dumps(emails), p.profile_url),
         )
 
-    def put_document(self, doc: Document, chunks: list[Chunk]) -> tuple[list[int], list[int]]:
+    def put_document(self, doc: Document, chunks: list[Chunk], content_hash: str = ""
+                     ) -> tuple[list[int], list[int]]:
         """Replace a document; returns (removed chunk ids, new chunk ids in ``chunks`` order).
 
-        People referenced by the document must already carry resolved ids.
+        People referenced by the document must already carry resolved ids. ``content_hash``
+        is what ``doc_hashes`` returns next run (default: the document's own hash).
         """
         removed = self.delete_document(doc.id)
         sections = [
@@ -154,7 +163,7 @@ class Store:
             "visible_to, tags, content_hash, sections) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (doc.id, doc.source, doc.kind, doc.title, doc.url, iso(doc.created_at),
              iso(doc.updated_at), json.dumps(sorted(set(doc.visible_to))), json.dumps(doc.tags),
-             doc.content_hash(), json.dumps(sections)),
+             content_hash or doc.content_hash(), json.dumps(sections)),
         )
         seen: set[str] = set()
         for c in doc.contributions:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -16,7 +18,10 @@ from index.settings import Settings
 from search.searcher import MAX_QUERY_CHARS, Searcher
 from search.status import index_status
 
-from .pages import SearchPage
+from .pages import SearchPage, StatusPage
+
+if TYPE_CHECKING:
+    from ingest.schedule import Scheduler
 
 HERE = Path(__file__).parent
 
@@ -31,9 +36,24 @@ Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1."
 K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
 
 
-def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app. ``embedder`` is injected by tests; otherwise the configured model loads."""
-    app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.")
+def create_app(settings: Settings, embedder: Embedder | None = None,
+               scheduler: Scheduler | None = None) -> FastAPI:
+    """Build the app. ``embedder`` is injected by tests; otherwise the configured model loads.
+
+    ``scheduler``, when given, runs scheduled re-indexing while the app is up.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scheduler:
+            scheduler.start()
+        yield
+        if scheduler:
+            scheduler.stop()
+        live.close()
+
+    app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.",
+                  lifespan=lifespan)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
@@ -63,6 +83,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status() -> dict[str, Any]:
         return index_status(settings).to_json()
+
+    @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
+    def admin_page(request: Request) -> Any:
+        return templates.TemplateResponse(request, "status.html",
+                                          {"page": StatusPage(index_status(settings))})
 
     @app.get("/healthz", summary="Liveness: 200 when the app is up")
     def healthz() -> dict[str, Any]:

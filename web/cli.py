@@ -75,21 +75,37 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
               f"{s.get('failures', 0)} failures")
     for f in st.failures[:20]:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
-    if st.last_run:
-        r = st.last_run
-        print(f"last run: #{r['id']} {r['status']} started {r['started_at']} "
-              f"({r['seconds']}s){' ' + r['error'] if r['error'] else ''}")
+    for r in st.runs[:5]:
+        print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
+              f"{r['chunks_embedded']} chunks embedded){' ' + r['error'] if r['error'] else ''}")
+        if r["status"] == "running" and r["progress"]:
+            p = r["progress"]
+            eta = f", ETA {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
+            print(f"  in progress: {p['source']}, {p['documents']} documents, "
+                  f"{p['chunks_per_s']} chunks/s{eta}")
+    for n in st.next_runs:
+        print(f"next run: {n['at']} ({n['sources']}, cron {n['cron']})")
     return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ingest.schedule import Scheduler
     from web.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, scheduler=Scheduler(settings))
     uvicorn.run(app, host=args.host or settings.web.host, port=args.port or settings.web.port)
     return 0
+
+
+def _ingest_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--source", action="append", help="only this source (repeatable)")
+    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
+    sp.add_argument("--allow-mass-delete", action="store_true",
+                    help="apply a run that deletes more than half of a source")
+    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,12 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = verb("ingest", cmd_ingest, "index the configured sources into a new generation")
-    sp.add_argument("--source", action="append", help="only this source (repeatable)")
-    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
-    sp.add_argument("--allow-mass-delete", action="store_true",
-                    help="apply a run that deletes more than half of a source")
-    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
-    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _ingest_flags(sp)
+    sp = verb("reindex", cmd_ingest, "one re-index run, for system cron or a systemd timer "
+              "(same as ingest; exits 3 if a run is already going)")
+    _ingest_flags(sp)
     sp = verb("search", cmd_search, "search the index")
     sp.add_argument("query")
     sp.add_argument("--k", type=int, default=10, help="results per page (default 10)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from search.results import SearchResults
+from search.status import IndexStatus
 
 
 @dataclass
@@ -18,3 +19,9 @@ class SearchPage:
     @property
     def title(self) -> str:
         return f"{self.query} · whoknows" if self.query else "whoknows"
+
+
+@dataclass
+class StatusPage:
+    status: IndexStatus
+    title: str = "Index status · whoknows"
