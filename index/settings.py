@@ -72,6 +72,32 @@ class SearchSettings:
     snippet_chars: int = _f(240, "Length of a result snippet.")
 
 
+def _default_roles() -> dict[str, float]:
+    return {"accepted-answerer": 3.0, "answerer": 1.0, "author": 1.0, "editor": 0.3,
+            "asker": 0.25, "commenter": 0.1}
+
+
+@dataclass
+class ExpertSettings:
+    k: int = _f(5, "People suggested per query.")
+    candidates: int = _f(200, "Passages retrieved per query to attribute expertise from.")
+    role_weights: dict[str, float] = _f(
+        _default_roles, "Weight of each contribution role (accepted-answerer, answerer, author, ...).")
+    half_life_days: float = _f(365.0, "Recency: a contribution this many days old counts half.")
+    temperature: float = _f(
+        0.05, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
+    thread_share: float = _f(
+        0.5, "Share of a document's relevance credited to a contribution whose own passage "
+        "was not among the retrieved ones.")
+    votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
+    activity: float = _f(
+        0.3, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
+    exclude: list[str] = _f(
+        list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
+        "they still appear as authors.")
+    evidence: int = _f(3, "Receipts shown per person.")
+
+
 @dataclass
 class ScheduleSettings:
     cron: str = _f(
@@ -107,6 +133,7 @@ class Settings:
     search: SearchSettings = _f(SearchSettings, "[search] table.")
     web: WebSettings = _f(WebSettings, "[web] table.")
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
+    experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     people: dict[str, list[str]] = _f(
         dict,

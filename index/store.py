@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,21 @@ class ChunkHit:
     kind: str
     updated_at: datetime | None
     visible_to: list[str]
+    section: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionRow:
+    """A stored contribution, as expert attribution reads it."""
+
+    doc_id: str
+    person_id: str
+    role: str
+    weight: float
+    at: datetime | None
+    section: int | None
+    score: int | None
 
 
 @dataclass
@@ -252,15 +267,34 @@ class Store:
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
                 "SELECT c.id, c.doc_id, c.position, c.text, c.heading, c.anchor, c.author_id, "
-                "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to "
+                "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to, c.section, d.tags "
                 f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
                 out[r["id"]] = ChunkHit(
                     r["id"], r["doc_id"], r["position"], r["text"], r["heading"], r["anchor"],
                     r["author_id"], r["title"], r["url"], r["source"], r["kind"],
-                    parse_time(r["updated_at"]), json.loads(r["visible_to"]),
+                    parse_time(r["updated_at"]), json.loads(r["visible_to"]), r["section"],
+                    json.loads(r["tags"]),
                 )
+        return out
+
+    def contributions_to(self, doc_ids: list[str]) -> list[ContributionRow]:
+        return self._contributions("doc_id", doc_ids)
+
+    def contributions_of(self, person_ids: list[str]) -> list[ContributionRow]:
+        return self._contributions("person_id", person_ids)
+
+    def _contributions(self, column: str, values: list[str]) -> list[ContributionRow]:
+        out: list[ContributionRow] = []
+        for start in range(0, len(values), 500):
+            part = values[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                "SELECT doc_id, person_id, role, weight, at, section, score FROM contributions "
+                f"WHERE {column} IN ({marks})", part,
+            ):
+                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6]))
         return out
 
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -15,10 +15,12 @@ from fastapi.templating import Jinja2Templates
 from index.embedding import Embedder, load_embedder
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
+from search.experts import ExpertFinder
+from search.profiles import person_profile
 from search.searcher import MAX_QUERY_CHARS, Searcher
 from search.status import index_status
 
-from .pages import SearchPage, StatusPage
+from .pages import PersonPage, SearchPage, StatusPage
 
 if TYPE_CHECKING:
     from ingest.schedule import Scheduler
@@ -57,7 +59,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
-    searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search)
+    searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search,
+                        ExpertFinder(settings.experts, settings.people))
     app.state.settings = settings
     app.state.searcher = searcher
 
@@ -71,14 +74,32 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
     def search_page(request: Request, s: SearcherDep, q: Q = "", page: Page = 1) -> Any:
-        results = s.search(q, page=page) if q.strip() else None
+        results = s.search(q, page=page, with_experts=True) if q.strip() else None
         ctx = SearchPage(query=q, results=results,
                          doc_count=s.index.get().store.counts()["documents"])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
     def api_search(s: SearcherDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
-        return s.search(q, k=k, page=page).to_json()
+        return s.search(q, k=k, page=page, with_experts=True).to_json()
+
+    @app.get("/api/experts", summary="People who know about a query, with receipts")
+    def api_experts(s: SearcherDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k)]}
+
+    @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
+    def api_person(s: SearcherDep, person_id: str) -> dict[str, Any]:
+        prof = person_profile(s.index.get().store, person_id)
+        if prof is None:
+            raise HTTPException(404, "no such person")
+        return prof.to_json()
+
+    @app.get("/people/{person_id}", response_class=HTMLResponse, summary="A person's page (HTML)")
+    def person_page(request: Request, s: SearcherDep, person_id: str) -> Any:
+        prof = person_profile(s.index.get().store, person_id)
+        if prof is None:
+            raise HTTPException(404, "no such person")
+        return templates.TemplateResponse(request, "person.html", {"page": PersonPage(prof)})
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status() -> dict[str, Any]:

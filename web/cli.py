@@ -41,11 +41,33 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if record.status == "ok" else 1
 
 
-def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+def _searcher(settings: Settings) -> Any:
     from index.generations import Home, LiveIndex
+    from search.experts import ExpertFinder
     from search.searcher import Searcher
 
-    searcher = Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search)
+    return Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search,
+                    ExpertFinder(settings.experts, settings.people))
+
+
+def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
+    experts = _searcher(settings).experts(args.query, k=args.k)
+    if args.json:
+        print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    if not experts:
+        print(f"nobody found for {args.query!r}")
+    for i, e in enumerate(experts, 1):
+        print(f"{i}. {e.person.name}  ({e.score:.2f})  {e.reason}")
+        for ev in e.evidence:
+            when = f" {ev.at:%Y-%m-%d}" if ev.at else ""
+            print(f"     - {ev.role}{when}: {ev.title}  {ev.url}")
+    return 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    searcher = _searcher(settings)
     results = searcher.search(args.query, k=args.k, page=args.page)
     if args.json:
         print(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
@@ -133,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=10, help="results per page (default 10)")
     sp.add_argument("--page", type=int, default=1, help="page of results (default 1)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/search")
+    sp = verb("experts", cmd_experts, "who knows about a topic, with the receipts")
+    sp.add_argument("query")
+    sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/experts")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search.profiles import PersonProfile
 from search.results import SearchResults
 from search.status import IndexStatus
 
@@ -25,3 +26,12 @@ class SearchPage:
 class StatusPage:
     status: IndexStatus
     title: str = "Index status · whoknows"
+
+
+@dataclass
+class PersonPage:
+    person: PersonProfile
+
+    @property
+    def title(self) -> str:
+        return f"{self.person.name} · whoknows"

@@ -66,6 +66,11 @@ def _title(meta: dict[str, Any], body: str, path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
+def _folder_tags(rel: str) -> list[str]:
+    """Without front-matter tags, a page's folders are its topics (wiki sections)."""
+    return [p for p in rel.split("/")[:-1] if p][:3]
+
+
 class MarkdownSource:
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
@@ -127,5 +132,6 @@ class MarkdownSource:
             id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=_title(meta, body, path),
             sections=[Section(body)], url=link_for(self.cfg, rel), created_at=created,
             updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, _as_list(meta.get("visible_to"))),
-            tags=_as_list(meta.get("tags")), contributions=contributions, markdown=True,
+            tags=_as_list(meta.get("tags")) or _folder_tags(rel), contributions=contributions,
+            markdown=True,
         )
