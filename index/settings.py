@@ -99,6 +99,32 @@ class ExpertSettings:
 
 
 @dataclass
+class AnswerSettings:
+    passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
+    sentences: int = _f(2, "Sentences in an extractive answer.")
+    keyword_weight: float = _f(0.3, "Weight of query-term overlap next to embedding similarity when scoring sentences.")
+    min_confidence: float = _f(
+        0.5, "Below this confidence whoknows says it has no confident answer and names who to ask.")
+    asked_before: float = _f(
+        0.75, "Similarity of the question to an earlier forum question above which that thread's "
+        "accepted (or top-voted) answer is shown as the answer.")
+    ask_url: str = _f(
+        "", "Where to post an unanswered question, e.g. 'https://forum.example/new-topic?title={question}'; "
+        "empty = a mailto: link to the suggested people when their e-mail is known.")
+
+
+@dataclass
+class LlmSettings:
+    base_url: str = _f(
+        "", "OpenAI-compatible endpoint (llama.cpp server, Ollama, vLLM), e.g. 'http://127.0.0.1:8080/v1'; "
+        "empty = extractive answers only.")
+    model: str = _f("local", "Model name sent to the endpoint.")
+    api_key_env: str = _f("", "Name of the environment variable holding the API key, if one is needed.")
+    timeout_s: float = _f(30.0, "Give up on the model after this many seconds and answer extractively.")
+    max_tokens: int = _f(400, "Longest generated answer.")
+
+
+@dataclass
 class ScheduleSettings:
     cron: str = _f(
         "",
@@ -134,6 +160,8 @@ class Settings:
     web: WebSettings = _f(WebSettings, "[web] table.")
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
+    answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
+    llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     people: dict[str, list[str]] = _f(
         dict,

@@ -340,6 +340,13 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT person_id FROM contributions WHERE doc_id = ?", (doc_id,))]
 
+    def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r[0]: json.loads(r[1]) for r in self.db.execute(
+            f"SELECT id, emails FROM people WHERE id IN ({marks})", ids)}
+
     def people_by_ids(self, ids: list[str]) -> list[PersonRow]:
         if not ids:
             return []

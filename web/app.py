@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from index.embedding import Embedder, load_embedder
+from index.gaps import NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
+from search.answers import Answerer
 from search.experts import ExpertFinder
+from search.gaps import gap_report
+from search.llm import ChatClient
 from search.profiles import person_profile
 from search.searcher import MAX_QUERY_CHARS, Searcher
 from search.status import index_status
 
-from .pages import PersonPage, SearchPage, StatusPage
+from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
 
 if TYPE_CHECKING:
     from ingest.schedule import Scheduler
@@ -32,7 +37,12 @@ def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher  # type: ignore[no-any-return]
 
 
+def get_answerer(request: Request) -> Answerer:
+    return request.app.state.answerer  # type: ignore[no-any-return]
+
+
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
 Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
 K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
@@ -61,8 +71,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     live = LiveIndex(Home(settings.home))
     searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search,
                         ExpertFinder(settings.experts, settings.people))
+    gaps = GapLog(Home(settings.home).path / "state.sqlite")
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
     app.state.settings = settings
     app.state.searcher = searcher
+    app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:
@@ -75,6 +88,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
     def search_page(request: Request, s: SearcherDep, q: Q = "", page: Page = 1) -> Any:
         results = s.search(q, page=page, with_experts=True) if q.strip() else None
+        if results is not None and not results.hits and page == 1:
+            gaps.record(q, NO_RESULTS)
         ctx = SearchPage(query=q, results=results,
                          doc_count=s.index.get().store.counts()["documents"])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
@@ -104,6 +119,32 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status() -> dict[str, Any]:
         return index_status(settings).to_json()
+
+    @app.get("/ask", response_class=HTMLResponse, summary="Ask page: an answer with citations (HTML)")
+    def ask_page(request: Request, a: AnswererDep, q: Q = "") -> Any:
+        answer = a.ask(q) if q.strip() else None
+        ctx = AskPage(query=q, answer=answer, streaming=llm is not None)
+        return templates.TemplateResponse(request, "ask.html", {"page": ctx})
+
+    @app.get("/api/ask", summary="Answer a question with citations, 'asked before' and who to ask")
+    def api_ask(a: AnswererDep, q: Q) -> dict[str, Any]:
+        return a.ask(q).to_json()
+
+    @app.get("/api/ask/stream", summary="The answer as server-sent events: token events, then the answer")
+    def api_ask_stream(a: AnswererDep, q: Q) -> StreamingResponse:
+        def events() -> Any:
+            for kind, value in a.ask_stream(q):
+                data = value if kind == "token" else value.to_json()
+                yield f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/api/gaps", summary="Knowledge gaps: unanswered queries with who could answer them")
+    def api_gaps(s: SearcherDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit)]}
+
+    @app.get("/admin/gaps", response_class=HTMLResponse, summary="Knowledge gaps page (HTML)")
+    def gaps_page(request: Request, s: SearcherDep) -> Any:
+        return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(gap_report(gaps, s))})
 
     @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
     def admin_page(request: Request) -> Any:

@@ -66,6 +66,55 @@ def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _answerer(settings: Settings) -> Any:
+    from index.gaps import GapLog
+    from search.answers import Answerer
+    from search.llm import ChatClient
+
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
+    return Answerer(_searcher(settings), settings.answers, GapLog(settings.home / "state.sqlite"), llm)
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    ans = _answerer(settings).ask(args.question)
+    if args.json:
+        print(json.dumps(ans.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    if ans.asked_before:
+        ab = ans.asked_before
+        print(f"Asked before: {ab.title}  {ab.url}\n")
+        print(ab.answer)
+        print(f"\n  — {'accepted answer' if ab.accepted else 'top answer'} by {ab.author}"
+              + (f", {ab.at:%Y-%m-%d}" if ab.at else ""))
+    elif ans.confident:
+        print(ans.answer)
+    else:
+        print("No confident answer." + (f" Closest: {ans.answer}" if ans.answer else ""))
+    for c in ans.citations:
+        print(f"  [{c.n}] {c.title}  {c.url}" + (f"  ({c.author})" if c.author else ""))
+    if ans.experts:
+        print("Who to ask: " + "; ".join(f"{e.person.name} ({e.reason})" for e in ans.experts[:3]))
+    if ans.ask_link:
+        print(f"Ask them: {ans.ask_link}")
+    return 0
+
+
+def cmd_gaps(settings: Settings, args: argparse.Namespace) -> int:
+    from index.gaps import GapLog
+    from search.gaps import gap_report
+
+    report = gap_report(GapLog(settings.home / "state.sqlite"), _searcher(settings), args.limit)
+    if args.json:
+        print(json.dumps({"gaps": [r.to_json() for r in report]}, indent=2, ensure_ascii=False))
+        return 0
+    if not report:
+        print("no knowledge gaps recorded yet")
+    for r in report:
+        who = ", ".join(e.person.name for e in r.experts) or "nobody yet"
+        print(f"{r.gap.count:4}x  {r.gap.query}  [{r.gap.kind}, last {r.gap.last_seen}]  ask: {who}")
+    return 0
+
+
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     searcher = _searcher(settings)
     results = searcher.search(args.query, k=args.k, page=args.page)
@@ -159,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("query")
     sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/experts")
+    sp = verb("ask", cmd_ask, "answer a question with citations, or say who to ask")
+    sp.add_argument("question")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/ask")
+    sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
+    sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")
