@@ -125,6 +125,19 @@ class LlmSettings:
 
 
 @dataclass
+class AuthSettings:
+    mode: str = _f(
+        "local", "Who is asking: 'local' (one user who sees everything), 'proxy' (user and groups "
+        "from headers set by an SSO reverse proxy) or 'token' (API tokens from `whoknows token create`).")
+    user_header: str = _f("X-Forwarded-User", "proxy mode: header with the user name.")
+    groups_header: str = _f("X-Forwarded-Groups", "proxy mode: header with the user's groups, comma-separated.")
+    trusted_proxies: list[str] = _f(
+        lambda: ["127.0.0.1", "::1"], "proxy mode: addresses (or CIDR ranges) whose identity headers are "
+        "believed; requests from elsewhere are refused.")
+    admin_group: str = _f("admins", "Members of this group may see the admin pages and start a re-index.")
+
+
+@dataclass
 class ScheduleSettings:
     cron: str = _f(
         "",
@@ -162,6 +175,7 @@ class Settings:
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
+    auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     people: dict[str, list[str]] = _f(
         dict,
@@ -245,6 +259,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"source name {s.name!r} must be letters, digits, - or _")
     if len(set(names)) != len(names):
         raise ConfigError("source names must be unique")
+    if settings.auth.mode not in ("local", "proxy", "token"):
+        raise ConfigError(f"auth.mode must be local, proxy or token, not {settings.auth.mode!r}")
     from croniter import croniter
 
     for where, expr in [("schedule.cron", settings.schedule.cron),

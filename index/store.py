@@ -340,6 +340,16 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT person_id FROM contributions WHERE doc_id = ?", (doc_id,))]
 
+    def titles_matching(self, text: str, limit: int = 200) -> list[tuple[str, list[str]]]:
+        """(title, visible_to) of documents whose title contains ``text``, prefix matches first."""
+        esc = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.db.execute(
+            "SELECT title, visible_to FROM documents WHERE title LIKE ? ESCAPE '\\' "
+            "ORDER BY (title LIKE ? ESCAPE '\\') DESC, length(title) LIMIT ?",
+            (f"%{esc}%", f"{esc}%", limit),
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
+
     def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
         if not ids:
             return {}

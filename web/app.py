@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from index.embedding import Embedder, load_embedder
 from index.gaps import NO_RESULTS, GapLog
@@ -22,31 +20,17 @@ from search.experts import ExpertFinder
 from search.gaps import gap_report
 from search.llm import ChatClient
 from search.profiles import person_profile
-from search.searcher import MAX_QUERY_CHARS, Searcher
+from search.searcher import Searcher
 from search.status import index_status
 
+from . import browser
+from .auth import Authenticator
+from .deps import HERE, AnswererDep, K, Page, Q, SearcherDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
+from .security import SecurityHeaders
 
 if TYPE_CHECKING:
     from ingest.schedule import Scheduler
-
-HERE = Path(__file__).parent
-
-
-def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher  # type: ignore[no-any-return]
-
-
-def get_answerer(request: Request) -> Answerer:
-    return request.app.state.answerer  # type: ignore[no-any-return]
-
-
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
-AnswererDep = Annotated[Answerer, Depends(get_answerer)]
-Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
-Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
-K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
-
 
 def create_app(settings: Settings, embedder: Embedder | None = None,
                scheduler: Scheduler | None = None) -> FastAPI:
@@ -66,7 +50,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
     app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.",
                   lifespan=lifespan)
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
     searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search,
@@ -74,8 +58,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     gaps = GapLog(Home(settings.home).path / "state.sqlite")
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
     app.state.settings = settings
+    app.state.auth = Authenticator(settings.auth, Home(settings.home).path)
     app.state.searcher = searcher
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
+
+    app.include_router(browser.router)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:

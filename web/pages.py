@@ -40,6 +40,11 @@ class PersonPage:
 
 
 @dataclass
+class BookmarkletPage:
+    code: str  # the javascript: URL
+
+
+@dataclass
 class AskPage:
     query: str = ""
     answer: Answer | None = None
