@@ -159,6 +159,31 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from index.tokens import TokenStore
+
+    tokens = TokenStore(settings.home / "state.sqlite")
+    if args.action == "create":
+        if not args.user:
+            print("whoknows: token create needs --user", file=sys.stderr)
+            return 2
+        groups = [g for g in (args.groups or "").split(",") if g.strip()]
+        token = tokens.create(args.user, groups)
+        # the token is shown once, as the last word, so scripts can take it with `| tail -c`
+        print(f"token for {args.user} (groups: {', '.join(groups) or 'none'}); store it now, "
+              f"it is not shown again: {token}")
+    elif args.action == "list":
+        for t in tokens.list():
+            state = "revoked" if t.revoked else "active"
+            print(f"{t.id}\t{t.user}\t{','.join(t.groups)}\t{t.created_at}\t{state}")
+    else:
+        if args.id is None or not tokens.revoke(args.id):
+            print("whoknows: no such token id", file=sys.stderr)
+            return 2
+        print(f"token {args.id} revoked")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -217,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")
+    sp = verb("token", cmd_token, "API tokens for [auth] mode = 'token': create, list, revoke")
+    sp.add_argument("action", choices=["create", "list", "revoke"])
+    sp.add_argument("--user", help="create: who the token belongs to")
+    sp.add_argument("--groups", help="create: comma-separated groups, e.g. hr,admins")
+    sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
     return p
