@@ -224,8 +224,8 @@ def test_truncated_posts_keep_the_threads_before_the_break(tmp_path):
     complete = [p for p in rows(FIXTURES / "cardano/Posts.xml") if p["PostTypeId"] == "1"
                 and "/>" in text[text.find(f'<row Id="{p["Id"]}" ') :] and f'<row Id="{p["Id"]}" ' in text]
     assert docs and len(docs) == len(complete)
-    (broken,) = [f for f in failures if f.item == "Posts.xml"]
-    assert "malformed XML at line" in broken.reason and "rows before it were kept" in broken.reason
+    (broken,) = [f for f in failures if f.item.startswith("Posts.xml line")]
+    assert "the file ends inside the XML" in broken.reason
 
 
 def test_xml_bomb_is_rejected_without_expanding(tmp_path):
@@ -264,12 +264,25 @@ def test_missing_owner_keeps_the_post_and_credits_no_one(tmp_path):
     assert [c.role for c in docs["cardano/1"].contributions] == ["asker"]
 
 
-def test_wrong_encoding_keeps_rows_before_the_bad_byte(tmp_path):
+def test_wrong_encoding_costs_only_the_bad_row(tmp_path):
     good = f'<?xml version="1.0" encoding="utf-8"?>\n<posts>{q(1)}\n{q(2)}\n'.encode()
     bad = q(3, body="caf\xe9").encode("latin-1")
-    docs, failures = read(source(dump(tmp_path, good + bad + b"</posts>")))
-    assert sorted(docs) == ["cardano/1", "cardano/2"]
+    docs, failures = read(source(dump(tmp_path, good + bad + f"\n{q(4)}\n</posts>".encode())))
+    assert sorted(docs) == ["cardano/1", "cardano/2", "cardano/4"]
+    assert [f.item for f in failures] == ["Posts.xml line 4"]
     assert "malformed XML at line 4" in failures[0].reason
+
+
+def test_a_broken_row_mid_file_costs_that_row_only(tmp_path):
+    lines = (FIXTURES / "cardano/Posts.xml").read_text(encoding="utf-8").splitlines()
+    broken_at = next(i for i, line in enumerate(lines) if 'Id="10"' in line)
+    lines[broken_at] = lines[broken_at].replace("Score=", "Score=&#x1;", 1)  # an illegal character
+    docs, failures = read(source(dump(tmp_path, "\n".join(lines))))
+    posts = rows(FIXTURES / "cardano/Posts.xml")
+    orphans = [f"a/{p['Id']}" for p in posts if p.get("ParentId") == "10"]  # their question was lost
+    assert [f.item for f in failures] == [f"Posts.xml line {broken_at + 1}", *orphans]
+    questions = [p["Id"] for p in posts if p["PostTypeId"] == "1"]
+    assert sorted(docs) == sorted(f"cardano/{i}" for i in questions if i != "10")
 
 
 def test_declared_latin1_is_read_correctly(tmp_path):
@@ -295,7 +308,7 @@ def test_broken_comments_file_keeps_the_threads(tmp_path):
     (folder / "Comments.xml").write_bytes((folder / "Comments.xml").read_bytes()[:3000])
     docs, failures = read(source(folder))
     assert len(docs) == 5
-    assert [f.item for f in failures] == ["Comments.xml"]
+    assert [f.item.split(" line")[0] for f in failures] == ["Comments.xml"]
 
 
 def test_pipeline_indexes_threads_links_answers_and_survives_a_missing_dump(tmp_path, fake_embedder):

@@ -1,10 +1,10 @@
 """Reading a Stack Exchange data dump folder into a temporary SQLite file, one row at a time.
 
-Each dump file (``<posts><row .../></posts>``) is streamed with defusedxml's ``iterparse``, so
-a multi-gigabyte Posts.xml never sits in memory: rows go to a scratch SQLite database and
-threads are read back one question at a time. A file that breaks half way (truncated,
-malformed, wrongly encoded) keeps the rows read before the break; a file that declares XML
-entities (billion laughs, external entities) is rejected by defusedxml before any expansion.
+Each dump file (``<posts><row .../></posts>``) is streamed (``stackexchange_xml``), so a
+multi-gigabyte Posts.xml never sits in memory: rows go to a scratch SQLite database and
+threads are read back one question at a time. Breaks in a file (truncated, malformed,
+wrongly encoded rows) are reported and cost only the broken rows; a file that declares XML
+entities (billion laughs, external entities) is refused by defusedxml before any expansion.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-from xml.etree.ElementTree import ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
 
 from index.models import Failure
+
+from .stackexchange_xml import DumpBreak, iter_rows
 
 QUESTION, ANSWER = 1, 2
 EDIT_TYPES = (4, 5, 6, 7, 8, 9)  # PostHistoryTypeId: title/body/tags edits and rollbacks
@@ -29,43 +26,6 @@ _BATCH = 2000
 
 _Row = tuple[object, ...] | str | None  # a row to insert, a reason to report, or nothing
 _Convert = Callable[[dict[str, str]], _Row]
-
-
-class BrokenDump(Exception):
-    """A dump file stopped parsing; ``rows`` were read before the break."""
-
-    def __init__(self, file: str, rows: int, reason: str):
-        super().__init__(f"{reason}; the {rows} rows before it were kept")
-        self.file, self.rows, self.reason = file, rows, reason
-
-
-def iter_rows(path: Path) -> Iterator[dict[str, str]]:
-    """The attributes of each ``<row>`` in a dump file. Raises ``BrokenDump`` at a break."""
-    n = 0
-    with open(path, "rb") as f:
-        try:
-            for row in _rows(f):
-                n += 1
-                yield row
-        except ParseError as e:
-            line, col = getattr(e, "position", (0, 0))
-            what = str(e.msg).split(":")[0]  # expat repeats the position after a colon
-            raise BrokenDump(path.name, n, f"malformed XML at line {line}, column {col}: {what}") from e
-        except DefusedXmlException as e:
-            raise BrokenDump(path.name, n, f"rejected unsafe XML ({type(e).__name__}: {e})") from e
-
-
-def _rows(f: BinaryIO) -> Iterator[dict[str, str]]:
-    root = None
-    for event, elem in iterparse(f, events=("start", "end")):
-        if event == "start":
-            if root is None:
-                root = elem
-            continue
-        if elem.tag == "row":
-            yield dict(elem.attrib)
-            if root is not None:
-                root.clear()  # drop finished rows so memory stays flat
 
 
 def _int(value: str | None) -> int | None:
@@ -187,9 +147,14 @@ class DumpIndex:
 
     def _load(self, path: Path, sql: str, convert: _Convert) -> Iterator[Failure]:
         batch: list[tuple[object, ...]] = []
+        n = 0
         try:
-            for n, attrs in enumerate(iter_rows(path), start=1):
-                row = convert(attrs)
+            for item in iter_rows(path):
+                if isinstance(item, DumpBreak):
+                    yield Failure(self.source, item.item, f"{item.reason} ({item.rows_before} rows read before it)")
+                    continue
+                n += 1
+                row = convert(item)
                 if isinstance(row, str):
                     yield Failure(self.source, f"{path.name} row {n}", row)
                 elif row is not None:
@@ -197,8 +162,6 @@ class DumpIndex:
                 if len(batch) >= _BATCH:
                     self.db.executemany(sql, batch)
                     batch.clear()
-        except BrokenDump as e:
-            yield Failure(self.source, path.name, str(e))
         finally:
             self.db.executemany(sql, batch)
 
