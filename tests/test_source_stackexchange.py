@@ -333,3 +333,14 @@ def test_pipeline_indexes_threads_links_answers_and_survives_a_missing_dump(tmp_
     fake_embedder.encoded.clear()
     again = run_ingest(settings, fake_embedder)
     assert again.sources["cardano"].unchanged == 5 and fake_embedder.encoded == []
+
+
+def test_votes_give_a_score_to_rows_without_one(tmp_path):
+    no_score = f"<posts>{q(1)}{a(2, 1)}</posts>".replace(' Score="1"', "").replace(' Score="2"', "")
+    folder = dump(tmp_path, no_score)
+    votes = "".join(f'<row Id="{i}" PostId="2" VoteTypeId="{t}" CreationDate="2021-05-03T00:00:00.000"/>'
+                    for i, t in enumerate([2, 2, 2, 3, 1]))
+    write(folder / "Votes.xml", f"<votes>{votes}</votes>")
+    docs, _ = read(source(folder))
+    scores = {c.role: c.score for c in docs["cardano/1"].contributions}
+    assert scores == {"asker": None, "answerer": 2}  # 3 up, 1 down; the acceptance vote is no score
