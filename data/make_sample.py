@@ -1,15 +1,21 @@
 """Rebuild the sample corpus in data/ from ../shared/data (not needed to run whoknows).
 
-    python data/make_sample.py ../shared/data
+    python data/make_sample.py ../shared/data [handbook] [cardano] [fixtures]
 
 handbook/: a slice of the Sourcegraph handbook (Apache-2.0). Each page gets front matter with
 its authors (by lines added in git history, strongest first) and created/updated dates, so
 the `markdown` source shows real authorship without shipping the repository.
+
+cardano/: the CARDANO_THREADS highest-scored threads with an accepted answer from the
+cardano.stackexchange.com dump (CC BY-SA 4.0), with their comments and their authors.
+
+fixtures: the small Stack Exchange dumps the tests read (tests/fixtures/stackexchange/).
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +27,15 @@ HANDBOOK_DIRS = [
     "departments/tech-ops", "departments/legal", "team", "handbook",
 ]
 HERE = Path(__file__).parent
+CARDANO_THREADS = 150
+# Threads cut for the tests: accepted answers, code blocks, many comments, PostHistory
+# editors, a post without an owner id, an answer by a user known only by name.
+FIXTURE_THREADS = {
+    "cardano": ["4", "10", "45", "53", "282"],
+    "beer": ["3", "6", "430"],
+    "bicycles-meta": ["2", "41", "121", "184"],
+}
+USER_FIELDS = ("Id", "Reputation", "CreationDate", "DisplayName", "LastAccessDate", "AccountId")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -65,5 +80,67 @@ def build_handbook(shared: Path) -> None:
         shutil.copy(repo / "LICENSE", dest / "LICENSE")
 
 
+def dump_rows(path: Path) -> list[dict[str, str]]:
+    from defusedxml.ElementTree import parse
+
+    return [dict(r.attrib) for r in parse(path).getroot().iter("row")]
+
+
+def _attr(value: str) -> str:
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return value.replace("\r", "&#xD;").replace("\n", "&#xA;").replace("\t", "&#x9;")
+
+
+def write_dump(path: Path, root: str, rows: list[dict[str, str]]) -> None:
+    lines = ['\ufeff<?xml version="1.0" encoding="utf-8"?>', f"<{root}>"]
+    lines += ["  <row " + " ".join(f'{k}="{_attr(v)}"' for k, v in r.items()) + " />" for r in rows]
+    path.write_text("\n".join([*lines, f"</{root}>", ""]), encoding="utf-8")
+
+
+def cut_dump(src: Path, dest: Path, question_ids: set[str]) -> None:
+    """The given threads of a Stack Exchange dump: posts, comments, history, their users."""
+    dest.mkdir(parents=True, exist_ok=True)
+    posts = [p for p in dump_rows(src / "Posts.xml")
+             if p["Id"] in question_ids or p.get("ParentId") in question_ids]
+    ids = {p["Id"] for p in posts}
+    users = {p.get(k, "") for p in posts for k in ("OwnerUserId", "LastEditorUserId")}
+    write_dump(dest / "Posts.xml", "posts", posts)
+    for name, root in (("Comments.xml", "comments"), ("PostHistory.xml", "posthistory")):
+        if (src / name).exists():
+            rows = [r for r in dump_rows(src / name) if r.get("PostId") in ids]
+            users |= {r.get("UserId", "") for r in rows}
+            write_dump(dest / name, root, rows)
+    if (src / "Users.xml").exists():
+        rows = [{k: u[k] for k in USER_FIELDS if k in u} for u in dump_rows(src / "Users.xml") if u["Id"] in users]
+        write_dump(dest / "Users.xml", "users", rows)
+
+
+def build_cardano(shared: Path) -> None:
+    src = shared / "stackexchange/cardano"
+    questions = [p for p in dump_rows(src / "Posts.xml") if p.get("PostTypeId") == "1" and p.get("AcceptedAnswerId")]
+    questions.sort(key=lambda p: (-int(p.get("Score", "0")), int(p["Id"])))
+    dest = HERE / "cardano"
+    shutil.rmtree(dest, ignore_errors=True)
+    cut_dump(src, dest, {p["Id"] for p in questions[:CARDANO_THREADS]})
+    source = (src / "SOURCE.txt").read_text(encoding="utf-8")
+    (dest / "SOURCE.txt").write_text(
+        f"The {CARDANO_THREADS} highest-scored threads with an accepted answer (questions, answers, comments,\n"
+        "and the display names of their authors) cut by data/make_sample.py from:\n\n" + source, encoding="utf-8")
+
+
+def build_fixtures(shared: Path) -> None:
+    for site, qids in FIXTURE_THREADS.items():
+        dest = HERE.parent / "tests/fixtures/stackexchange" / site
+        shutil.rmtree(dest, ignore_errors=True)
+        cut_dump(shared / "stackexchange" / site, dest, set(qids))
+        source = (shared / "stackexchange" / site / "SOURCE.txt").read_text(encoding="utf-8")
+        (dest / "SOURCE.txt").write_text(f"Threads {', '.join(qids)} cut by data/make_sample.py from:\n\n{source}",
+                                         encoding="utf-8")
+
+
 if __name__ == "__main__":
-    build_handbook(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"))
+    shared_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
+    parts = sys.argv[2:] or ["handbook", "cardano", "fixtures"]
+    builders = {"handbook": build_handbook, "cardano": build_cardano, "fixtures": build_fixtures}
+    for part in parts:
+        builders[re.sub(r"\W", "", part)](shared_dir)

@@ -65,6 +65,18 @@ class PersonRow:
     id: str
     name: str
     profile_url: str = ""
+    handles: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionCount:
+    """How often a person played a role in one source's documents."""
+
+    person_id: str
+    source: str
+    role: str
+    count: int
 
 
 class Store:
@@ -363,6 +375,17 @@ class Store:
         marks = ",".join("?" * len(ids))
         return [PersonRow(r["id"], r["name"], r["profile_url"]) for r in self.db.execute(
             f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", ids)]
+
+    def all_people(self) -> list[PersonRow]:
+        """Everyone with their handles and e-mails."""
+        return [PersonRow(r["id"], r["name"], r["profile_url"], json.loads(r["handles"]), json.loads(r["emails"]))
+                for r in self.db.execute("SELECT * FROM people ORDER BY name, id")]
+
+    def contribution_counts(self) -> list[ContributionCount]:
+        """Contributions per person, source and role."""
+        return [ContributionCount(*r) for r in self.db.execute(
+            "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
+            "JOIN documents d ON d.id = c.doc_id GROUP BY c.person_id, d.source, c.role")]
 
 
 def _person(row: PersonRow | None) -> Person | None:

@@ -184,6 +184,22 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
+    from search.people import list_people
+
+    people = list_people(settings, source=args.source)
+    if args.limit:
+        people = people[: args.limit]
+    if args.json:
+        print(json.dumps([p.to_json() for p in people], indent=2, ensure_ascii=False))
+        return 0
+    for p in people:
+        roles = "; ".join(f"{src}: " + ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
+                          for src, by_role in sorted(p.by_source.items()))
+        print(f"{p.contributions:6}  {p.name}  ({roles})")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -239,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
     sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
+    sp = verb("people", cmd_people, "list people with their contributions per source and role")
+    sp.add_argument("--source", help="only people who contributed to this source")
+    sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")

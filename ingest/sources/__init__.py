@@ -37,8 +37,22 @@ def _markdown(cfg: SourceSettings, settings: Settings) -> Source:
     return MarkdownSource(cfg, settings)
 
 
+def _stackexchange(cfg: SourceSettings, settings: Settings) -> Source:
+    from .stackexchange import StackExchangeSource
+
+    return StackExchangeSource(cfg, settings)
+
+
+def _discourse(cfg: SourceSettings, settings: Settings) -> Source:
+    from .discourse import DiscourseSource
+
+    return DiscourseSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
+    "stackexchange": _stackexchange,
+    "discourse": _discourse,
 }
 
 
