@@ -28,8 +28,15 @@ def _markdown(cfg: SourceSettings, settings: Settings) -> Source:
     return MarkdownSource(cfg, settings)
 
 
+def _git(cfg: SourceSettings, settings: Settings) -> Source:
+    from .git import GitSource
+
+    return GitSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
+    "git": _git,
 }
 
 
