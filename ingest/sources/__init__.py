@@ -34,9 +34,16 @@ def _git(cfg: SourceSettings, settings: Settings) -> Source:
     return GitSource(cfg, settings)
 
 
+def _mediawiki(cfg: SourceSettings, settings: Settings) -> Source:
+    from .mediawiki import MediaWikiSource
+
+    return MediaWikiSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
     "git": _git,
+    "mediawiki": _mediawiki,
 }
 
 

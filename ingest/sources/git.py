@@ -16,15 +16,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from index.models import Contribution, Document, Failure, Person
+from index.models import Document, Failure
 from index.settings import Settings, SourceSettings
 
+from .authorship import PageHistory
 from .files_common import walk_files
-from .git_history import PageHistory, read_histories, run_git
+from .git_history import read_histories, run_git
 from .markdown import SUFFIXES, MarkdownSource
-
-# an author who wrote at least this share of a page's added lines is one of its authors
-AUTHOR_LINE_SHARE = 0.2
 
 
 class GitSource:
@@ -95,14 +93,4 @@ class GitSource:
             return  # not committed yet: keep what the page itself says
         doc.created_at = history.created
         doc.updated_at = history.updated
-        weights = history.weights()
-        total_lines = sum(a.lines_added for a in history.authors.values()) or 1
-        contributions = []
-        for key, a in history.authors.items():
-            wrote = a.lines_added / total_lines >= AUTHOR_LINE_SHARE or a.first == history.created
-            person = Person(name=a.name or a.email.split("@")[0], emails=[a.email] if a.email else [],
-                            handles=[f"{self.name}:{key}"])
-            contributions.append(Contribution(person=person, role="author" if wrote else "editor",
-                                              weight=round(weights[key], 4), at=a.last))
-        contributions.sort(key=lambda c: -c.weight)
-        doc.contributions = contributions
+        doc.contributions = history.contributions(self.name)

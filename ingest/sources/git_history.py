@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .authorship import PageHistory
+
 _HEADER = "\x1e"  # starts each commit header in the log output
 _FORMAT = f"--format={_HEADER}%H%x1f%aN%x1f%aE%x1f%aI"  # %aN/%aE honour .mailmap
 _NUMSTAT = re.compile(r"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
-
-# weight = LINE_SHARE_WEIGHT * share of lines added + (1 - LINE_SHARE_WEIGHT) * share of commits
-LINE_SHARE_WEIGHT = 0.9
 
 
 @dataclass
@@ -39,51 +38,6 @@ class Commit:
     email: str
     at: datetime
     changes: list[Change] = field(default_factory=list)
-
-
-@dataclass
-class AuthorStats:
-    name: str
-    email: str
-    lines_added: int = 0
-    commits: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-
-
-@dataclass
-class PageHistory:
-    authors: dict[str, AuthorStats] = field(default_factory=dict)  # by e-mail (or name)
-    created: datetime | None = None
-    updated: datetime | None = None
-
-    def add(self, commit: Commit, added: int) -> None:
-        key = (commit.email or commit.name).lower()
-        a = self.authors.get(key)
-        if a is None:  # newest first: the first name seen is the latest one used
-            a = self.authors[key] = AuthorStats(commit.name, commit.email.lower())
-        a.lines_added += added
-        a.commits += 1
-        a.first = commit.at if a.first is None or commit.at < a.first else a.first
-        a.last = commit.at if a.last is None or commit.at > a.last else a.last
-        self.created = commit.at if self.created is None or commit.at < self.created else self.created
-        self.updated = commit.at if self.updated is None or commit.at > self.updated else self.updated
-
-    def weights(self) -> dict[str, float]:
-        """Each author's share of the page: mostly lines added, a little the number of commits.
-
-        Lines added say how much of the text a person wrote; a one-line typo fix in a
-        300-line page gets ~0.3% of the lines. Commits count a little (10%) so that someone who
-        kept a page up to date over many small edits is not ignored. With one writer and one
-        typo fixer (one commit each) that gives about 0.95 against 0.05.
-        """
-        total_lines = sum(a.lines_added for a in self.authors.values())
-        total_commits = sum(a.commits for a in self.authors.values()) or 1
-        out = {}
-        for key, a in self.authors.items():
-            line_share = a.lines_added / total_lines if total_lines else a.commits / total_commits
-            out[key] = LINE_SHARE_WEIGHT * line_share + (1 - LINE_SHARE_WEIGHT) * a.commits / total_commits
-        return out
 
 
 def run_git(repo: Path, *args: str, timeout: float = 600) -> bytes:
@@ -143,7 +97,7 @@ def page_histories(commits: Iterator[Commit], head_paths: set[str],
             if page is None:
                 continue
             if not skip:
-                out[page].add(commit, ch.added)
+                out[page].add(commit.name, commit.email, commit.at, ch.added)
             if ch.old_path:  # before this commit the page's text lived at old_path
                 del alias[ch.path]
                 alias[ch.old_path] = page
