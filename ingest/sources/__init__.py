@@ -40,10 +40,17 @@ def _mediawiki(cfg: SourceSettings, settings: Settings) -> Source:
     return MediaWikiSource(cfg, settings)
 
 
+def _files(cfg: SourceSettings, settings: Settings) -> Source:
+    from .files import FilesSource
+
+    return FilesSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
     "git": _git,
     "mediawiki": _mediawiki,
+    "files": _files,
 }
 
 
