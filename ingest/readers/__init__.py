@@ -105,5 +105,5 @@ def read_file(path: Path) -> ParsedFile:
         raise Unreadable(f"unsupported format {path.suffix or '(no suffix)'}")
     parsed = reader(path)
     if not parsed.text.strip():
-        raise Unreadable("no text found")
+        raise Unreadable("no text found (empty, or only images)")
     return parsed

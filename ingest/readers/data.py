@@ -14,13 +14,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import ParsedFile, ParsedSection, Unreadable
-from .office import ooxml_core
+from . import FileAuthor, ParsedFile, ParsedSection, Unreadable
+from .office import OLE_MAGIC, ooxml_core
 from .text import decode
 
 MAX_ROWS = 100_000  # rows read from one table; the rest of a huge sheet is not indexed
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def read(path: Path) -> ParsedFile:
@@ -166,6 +165,4 @@ def _xls(path: Path) -> ParsedFile:
         rows = (sheet.row_values(i) for i in range(min(sheet.nrows, MAX_ROWS)))
         parts.append(f"## {sheet.name}\n\n{rows_as_text(rows)}")
     author = (book.user_name or "").strip()
-    from . import FileAuthor
-
     return ParsedFile([ParsedSection("\n\n".join(parts))], authors=[FileAuthor(author)] if author else [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -175,8 +175,4 @@ def _time(value: str | None) -> datetime | None:
         t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    if t.tzinfo is None:
-        from datetime import UTC
-
-        t = t.replace(tzinfo=UTC)
-    return t
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
