@@ -10,6 +10,10 @@ cardano/: the CARDANO_THREADS highest-scored threads with an accepted answer fro
 cardano.stackexchange.com dump (CC BY-SA 4.0), with their comments and their authors.
 
 fixtures: the small Stack Exchange dumps the tests read (tests/fixtures/stackexchange/).
+
+documents/: a handful of synthetic office documents (docx, pptx, pdf, eml, xlsx) written
+here, with their authors in the files' own metadata, for the `files` source. Only this part
+runs without ../shared/data: `python data/make_sample.py --documents-only`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ FIXTURE_THREADS = {
     "bicycles-meta": ["2", "41", "121", "184"],
 }
 USER_FIELDS = ("Id", "Reputation", "CreationDate", "DisplayName", "LastAccessDate", "AccountId")
+sys.path.insert(0, str(HERE.parent))  # the tests' minimal PDF writer is reused below
 
 
 def git(repo: Path, *args: str) -> str:
@@ -138,9 +143,80 @@ def build_fixtures(shared: Path) -> None:
                                          encoding="utf-8")
 
 
+POLICY = [
+    ("Remote work policy", 1, "Example Corp employees may work remotely up to four days a week. "
+     "This policy explains who is eligible, what equipment the company pays for and how we stay reachable."),
+    ("Eligibility", 2, "Everyone who has completed their first month is eligible. Teams that run on-site "
+     "equipment, such as the hardware lab, agree their own schedule with their manager."),
+    ("Equipment and home office", 2, "The company pays for a laptop, a monitor, a keyboard and a chair. "
+     "Home office expenses up to 600 euros a year are reimbursed through the expense tool; keep the receipts."),
+    ("Working hours and availability", 2, "Core hours are 10:00 to 15:00 in your local time zone. Set your "
+     "chat status when you are away for more than an hour, and keep your calendar up to date."),
+    ("Security", 2, "Work only on company laptops with disk encryption turned on. Never use public Wi-Fi "
+     "without the VPN, and lock your screen whenever you step away."),
+]
+SLIDES = [
+    ("Q3 all-hands", "Where we are, what we learned, what comes next"),
+    ("Customer growth", "We signed 42 new customers in Q3, most of them in the healthcare segment."),
+    ("Support backlog", "Median first response time fell from 9 hours to 3 hours after the new triage rota."),
+    ("Hiring plan", "Four support engineers and two site reliability engineers join before the end of Q4."),
+]
+RUNBOOK = [
+    ["Incident response runbook", "Severity levels", "SEV1: customers cannot use the product. Page the on-call",
+     "engineer and the incident commander at once.", "SEV2: a major feature is degraded. Page the on-call engineer.",
+     "SEV3: a minor bug with a workaround. File a ticket for the owning team."],
+    ["During an incident", "The incident commander opens a channel named after the incident and posts updates",
+     "every 30 minutes. The status page is updated by the communications lead.", "After the incident",
+     "Every SEV1 and SEV2 gets a blameless postmortem within five working days."],
+]
+
+
+def build_documents() -> None:
+    """Synthetic documents with authors in their own metadata (written here, free to share)."""
+    import docx
+    from openpyxl import Workbook
+    from pptx import Presentation
+
+    from tests.doc_fixtures import pdf_bytes
+
+    dest = HERE / "documents"
+    dest.mkdir(exist_ok=True)
+    d = docx.Document()
+    d.core_properties.author, d.core_properties.last_modified_by = "Priya Natarajan", "Tomás Ruiz"
+    d.core_properties.title = "Remote work policy"
+    for heading, level, text in POLICY:
+        d.add_heading(heading, level)
+        d.add_paragraph(text)
+    d.save(str(dest / "remote-work-policy.docx"))
+    prs = Presentation()
+    prs.core_properties.author = prs.core_properties.last_modified_by = "Sam Okafor"
+    for title, body in SLIDES:
+        slide = prs.slides.add_slide(prs.slide_layouts[1])
+        slide.shapes.title.text, slide.placeholders[1].text = title, body
+    prs.save(str(dest / "q3-all-hands.pptx"))
+    (dest / "incident-response-runbook.pdf").write_bytes(
+        pdf_bytes(RUNBOOK, author="Lena Fischer", title="Incident response runbook"))
+    wb = Workbook()
+    wb.properties.creator = "Sam Okafor"
+    ws = wb.active
+    ws.title = "Travel budget 2024"
+    for row in [("Team", "Budget (EUR)", "Owner"), ("Support", 18000, "Sam Okafor"),
+                ("Sales", 42000, "Marta Kowalski"), ("Engineering", 25000, "Lena Fischer")]:
+        ws.append(row)
+    wb.save(str(dest / "travel-budget-2024.xlsx"))
+    (dest / "office-move-notice.eml").write_text(
+        "From: Marta Kowalski <marta.kowalski@corp.example>\nTo: berlin@corp.example\n"
+        "Subject: The Berlin office moves on 14 March\nDate: Mon, 04 Mar 2024 09:30:00 +0100\n"
+        "Content-Type: text/plain; charset=utf-8\n\nHello Berlin team,\n\nThe office moves to Torstrasse 12 "
+        "on 14 March. Pack your desk by Wednesday evening; movers label the boxes. The new office has "
+        "bike parking in the courtyard and two quiet rooms for calls.\n\nMarta\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    shared_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
-    parts = sys.argv[2:] or ["handbook", "cardano", "fixtures"]
-    builders = {"handbook": build_handbook, "cardano": build_cardano, "fixtures": build_fixtures}
-    for part in parts:
-        builders[re.sub(r"\W", "", part)](shared_dir)
+    build_documents()
+    if "--documents-only" not in sys.argv:
+        shared_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
+        parts = sys.argv[2:] or ["handbook", "cardano", "fixtures"]
+        builders = {"handbook": build_handbook, "cardano": build_cardano, "fixtures": build_fixtures}
+        for part in parts:
+            builders[re.sub(r"\W", "", part)](shared_dir)

@@ -92,6 +92,8 @@ class ExpertSettings:
     votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
     activity: float = _f(
         0.3, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
+    activity_half_life_days: float = _f(
+        30.0, "Recency of overall activity: who is active now is likelier to answer.")
     exclude: list[str] = _f(
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")

@@ -117,7 +117,7 @@ def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datet
              ) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
-        out[c.person_id] += p.role_weights.get(c.role, 0.5) * decay(c.at, now, p.half_life_days)
+        out[c.person_id] += p.role_weights.get(c.role, 0.5) * decay(c.at, now, p.activity_half_life_days)
     return dict(out)
 
 

@@ -49,10 +49,31 @@ def _discourse(cfg: SourceSettings, settings: Settings) -> Source:
     return DiscourseSource(cfg, settings)
 
 
+def _git(cfg: SourceSettings, settings: Settings) -> Source:
+    from .git import GitSource
+
+    return GitSource(cfg, settings)
+
+
+def _mediawiki(cfg: SourceSettings, settings: Settings) -> Source:
+    from .mediawiki import MediaWikiSource
+
+    return MediaWikiSource(cfg, settings)
+
+
+def _files(cfg: SourceSettings, settings: Settings) -> Source:
+    from .files import FilesSource
+
+    return FilesSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
     "stackexchange": _stackexchange,
     "discourse": _discourse,
+    "git": _git,
+    "mediawiki": _mediawiki,
+    "files": _files,
 }
 
 

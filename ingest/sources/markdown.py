@@ -47,7 +47,7 @@ def to_time(value: Any) -> datetime | None:
     return None
 
 
-def _as_list(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -57,7 +57,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _title(meta: dict[str, Any], body: str, path: Path) -> str:
+def page_title(meta: dict[str, Any], body: str, path: Path) -> str:
     if meta.get("title"):
         return str(meta["title"]).strip()
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
@@ -69,6 +69,13 @@ def _title(meta: dict[str, Any], body: str, path: Path) -> str:
 def _folder_tags(rel: str) -> list[str]:
     """Without front-matter tags, a page's folders are its topics (wiki sections)."""
     return [p for p in rel.split("/")[:-1] if p][:3]
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body); broken front matter leaves the whole text as the body."""
+    try:
+        post = frontmatter.loads(text)
+        return dict(post.metadata), post.content
+    except (yaml.YAMLError, ValueError):
+        return {}, text
 
 
 class MarkdownSource:
@@ -112,26 +119,22 @@ class MarkdownSource:
             return Failure(self.name, rel, f"not valid UTF-8 (byte {e.start})")
         if not text.strip():
             return Failure(self.name, rel, "empty file")
-        try:
-            post = frontmatter.loads(text)
-            meta, body = dict(post.metadata), post.content
-        except (yaml.YAMLError, ValueError):
-            meta, body = {}, text  # broken front matter: index the page as plain Markdown
+        meta, body = split_front_matter(text)  # broken front matter: the page as plain Markdown
         if not body.strip():
             return Failure(self.name, rel, "no text after front matter")
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0)
         created = to_time(meta.get("date") or meta.get("created"))
         updated = to_time(meta.get("updated") or meta.get("last_modified")) or created or mtime
-        authors = [p for a in _as_list(meta.get("authors") or meta.get("author"))
+        authors = [p for a in as_list(meta.get("authors") or meta.get("author"))
                    if (p := parse_author(a, self.name))]
         contributions = [
             Contribution(person=p, role="author", weight=1.0 / (1 + i), at=updated)
             for i, p in enumerate(authors)
         ]
         return Document(
-            id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=_title(meta, body, path),
+            id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=page_title(meta, body, path),
             sections=[Section(body)], url=link_for(self.cfg, rel), created_at=created,
-            updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, _as_list(meta.get("visible_to"))),
-            tags=_as_list(meta.get("tags")) or _folder_tags(rel), contributions=contributions,
+            updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, as_list(meta.get("visible_to"))),
+            tags=as_list(meta.get("tags")) or _folder_tags(rel), contributions=contributions,
             markdown=True,
         )
