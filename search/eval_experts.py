@@ -30,7 +30,7 @@ from index.people import PeopleResolver
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 
-from .experts import Passage, activity, combine, decay, topical
+from .experts import Passage, activity, combine, decay, query_tags, tag_profile, topical
 from .snippets import query_terms
 
 
@@ -49,6 +49,7 @@ class Dump:
     posts: list[Post]  # sorted by time
     contributions: list[ContributionRow]  # sorted by time
     tests: list[tuple[int, str, str]]  # (question post index, accepted answerer, asker)
+    tags: dict[str, list[str]] = field(default_factory=dict)  # doc id -> tags
 
 
 @dataclass
@@ -76,17 +77,19 @@ def load_dump(folder: Path) -> Dump:
     posts: list[Post] = []
     contributions: list[ContributionRow] = []
     accepted: list[tuple[str, str, str]] = []  # (doc id, accepted answerer, asker)
+    tags: dict[str, list[str]] = {}
     for item in StackExchangeSource(cfg, Settings()).iter_documents():
         if isinstance(item, Failure):
             continue
         _add_thread(item, resolver, posts, contributions, accepted)
+        tags[item.id] = item.tags
     order = sorted(range(len(posts)), key=lambda i: (posts[i].t, i))
     posts = [posts[i] for i in order]
     contributions.sort(key=lambda c: c.at or datetime.min)
     qindex = {p.doc_id: i for i, p in enumerate(posts) if p.is_question}
     tests = [(qindex[d], acc, asker) for d, acc, asker in accepted if acc != asker and d in qindex]
     tests.sort()
-    return Dump(posts, contributions, tests)
+    return Dump(posts, contributions, tests, tags)
 
 
 def _add_thread(doc: Document, resolver: PeopleResolver, posts: list[Post],
@@ -190,7 +193,11 @@ class Evaluation:
             docs = {x.doc_id for x in passages}
             contribs = [c for d in docs for c in self.by_doc.get(d, [])]
             top, _ = topical(passages, contribs, p, t)
-            return [pid for pid, _ in combine(top, activity(before, p, t), p)]
+            profile: dict[str, float] = {}
+            if p.tags:
+                qtags = query_tags(passages, self.dump.tags, p)
+                profile = tag_profile(qtags, before, self.dump.tags, p, t)
+            return [pid for pid, _ in combine(top, activity(before, p, t), p, profile)]
         return run
 
     def most_active(self, half_life: float = 0.0) -> Method:

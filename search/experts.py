@@ -121,9 +121,42 @@ def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datet
     return dict(out)
 
 
-def combine(top: dict[str, float], act: dict[str, float], p: ExpertSettings) -> list[tuple[str, float]]:
-    """log(topical) + activity * log(1 + activity): topical evidence first, activity as a prior."""
-    ranked = [(pid, math.log(s) + p.activity * math.log1p(act.get(pid, 0.0)))
+def query_tags(passages: list[Passage], doc_tags: Mapping[str, list[str]], p: ExpertSettings) -> dict[str, float]:
+    """The query's topics: tags of the retrieved documents, weighted by relevance, summing to 1."""
+    if not passages:
+        return {}
+    best = max(x.score for x in passages)
+    rel: dict[str, float] = {}
+    for x in passages:
+        rel[x.doc_id] = max(rel.get(x.doc_id, 0.0), math.exp((x.score - best) / max(p.temperature, 1e-6)))
+    out: dict[str, float] = defaultdict(float)
+    for d, r in rel.items():
+        for t in doc_tags.get(d, []):
+            out[t] += r
+    total = sum(out.values()) or 1.0
+    return {t: w / total for t, w in out.items()}
+
+
+def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow],
+                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime) -> dict[str, float]:
+    """Model 1 on tags: how much each person contributed to the query's topics."""
+    out: dict[str, float] = defaultdict(float)
+    for c in contributions:
+        tags = doc_tags.get(c.doc_id)
+        if not tags:
+            continue
+        match = sum(qtags.get(t, 0.0) for t in tags)
+        if match:
+            out[c.person_id] += match * contribution_weight(c, p, now)
+    return dict(out)
+
+
+def combine(top: dict[str, float], act: dict[str, float], p: ExpertSettings,
+            profile: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
+    """log(topical + tags * profile) + activity * log(1 + activity): topical evidence first,
+    recent activity as a prior."""
+    profile = profile or {}
+    ranked = [(pid, math.log(s + p.tags * profile.get(pid, 0.0)) + p.activity * math.log1p(act.get(pid, 0.0)))
               for pid, s in top.items() if s > 0]
     return sorted(ranked, key=lambda x: (-x[1], x[0]))
 
