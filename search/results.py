@@ -8,6 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from index.filters import ChunkFilter
+
 
 @dataclass
 class Author:
@@ -49,9 +51,12 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
     page: int = 1
     has_more: bool = False
+    filters: ChunkFilter = field(default_factory=ChunkFilter)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # facet → value → documents
 
     def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query, "took_ms": round(self.took_ms, 2), "page": self.page,
-            "has_more": self.has_more, "hits": [h.to_json() for h in self.hits],
+            "has_more": self.has_more, "filters": self.filters.describe(),
+            "facets": self.facets, "hits": [h.to_json() for h in self.hits],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from index.embedding import Embedder, load_embedder
+from index.filters import ChunkFilter
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.searcher import MAX_QUERY_CHARS, Searcher
@@ -29,6 +31,17 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
 Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
 K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
+Many = Annotated[list[str] | None, Query(max_length=200)]
+
+
+def get_filter(source: Many = None, kind: Many = None, author: Many = None, tag: Many = None,
+               since: date | None = None, until: date | None = None) -> ChunkFilter:
+    """Filters from the query string; each list parameter may repeat (any of the values)."""
+    return ChunkFilter.build(sources=source, kinds=kind, authors=author, tags=tag,
+                             since=since, until=until)
+
+
+FilterDep = Annotated[ChunkFilter, Depends(get_filter)]
 
 
 def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
@@ -50,15 +63,21 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
-    def search_page(request: Request, s: SearcherDep, q: Q = "", page: Page = 1) -> Any:
-        results = s.search(q, page=page) if q.strip() else None
-        ctx = SearchPage(query=q, results=results,
+    def search_page(request: Request, s: SearcherDep, flt: FilterDep, q: Q = "", page: Page = 1,
+                    like: Annotated[str, Query(max_length=1000)] = "") -> Any:
+        results = s.similar(like, flt=flt) if like else s.search(q, page=page, flt=flt) if q.strip() else None
+        ctx = SearchPage(query=q, results=results, filters=flt, like=like,
                          doc_count=s.index.get().store.counts()["documents"])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
-    def api_search(s: SearcherDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
-        return s.search(q, k=k, page=page).to_json()
+    def api_search(s: SearcherDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
+        return s.search(q, k=k, page=page, flt=flt).to_json()
+
+    @app.get("/api/similar", summary="More like this: documents closest to a document")
+    def api_similar(s: SearcherDep, flt: FilterDep, doc_id: Annotated[str, Query(max_length=1000)],
+                    k: K = 10) -> dict[str, Any]:
+        return s.similar(doc_id, k=k, flt=flt).to_json()
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status() -> dict[str, Any]:

@@ -28,8 +28,15 @@ def _markdown(cfg: SourceSettings, settings: Settings) -> Source:
     return MarkdownSource(cfg, settings)
 
 
+def _beir(cfg: SourceSettings, settings: Settings) -> Source:
+    from .beir import BeirSource
+
+    return BeirSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
+    "beir": _beir,
 }
 
 
