@@ -136,7 +136,9 @@ def evaluate(data: BeirSet, settings: Settings, embedder: Embedder, methods: lis
     methods = methods or standard_methods(settings.search)
     with tempfile.TemporaryDirectory(prefix="whoknows-eval-") as tmp:
         cfg = index_corpus(data, settings, embedder, home or Path(tmp), cache, progress)
-        counts = Home(cfg.home).open_reader().store.counts()
+        reader = Home(cfg.home).open_reader()
+        counts = reader.store.counts()
+        reader.close()
         qcache = EmbeddingCache(cache)
         try:
             results = run_methods(data, cfg, CachedEmbedder(embedder, qcache), methods, progress)
