@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -25,6 +25,7 @@ from index.store import ChunkHit
 
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
+from .experts import Expert, ExpertFinder, Passage
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
 from .rescoring import SecondStage
@@ -45,10 +46,12 @@ class Ranking:
     candidates: list[Candidate]
     chunks: dict[int, ChunkHit]
     reader: IndexReader
+    dense_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, cosine), best first
 
 
 class Searcher:
-    def __init__(self, index: LiveIndex, embedder: Embedder, settings: SearchSettings):
+    def __init__(self, index: LiveIndex, embedder: Embedder, settings: SearchSettings,
+                 experts: ExpertFinder | None = None):
         if settings.mode not in MODES:
             raise ValueError(f"[search] mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
         if settings.fusion not in FUSERS:
@@ -56,6 +59,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.expert_finder = experts
         self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
         self.dense = DenseRetriever()
         self.second = SecondStage.from_settings(settings, embedder)
@@ -63,9 +67,10 @@ class Searcher:
 
     # ---- ranking ---------------------------------------------------------------------
 
-    def rank(self, query: str, depth: int = 100, flt: ChunkFilter | None = None) -> Ranking:
+    def rank(self, query: str, depth: int = 100, flt: ChunkFilter | None = None,
+             min_dense: int = 0) -> Ranking:
         """Documents for ``query`` passing ``flt``, best first; at least the best ``depth``
-        are there when that many match."""
+        are there when that many match. ``min_dense``: fetch at least that many dense hits."""
         reader = self.index.get()
         query = clean_query(query)
         if not query:
@@ -76,7 +81,8 @@ class Searcher:
         qvec = self.embedder.encode([query])[0] if mode != "keyword" else None
         dn_hits: list[tuple[int, float]] = []
         if qvec is not None:
-            dn_hits = self.dense.retrieve(reader.vectors, qvec, fetch, self._allowed(reader, flt))
+            dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense),
+                                          self._allowed(reader, flt))
         chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
         doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
@@ -92,7 +98,7 @@ class Searcher:
         ]
         cands.sort(key=lambda c: -c.score)
         cands = self.second.apply(reader, query, qvec, cands, chunks, self.keyword)
-        return Ranking(cands, chunks, reader)
+        return Ranking(cands, chunks, reader, dn_hits)
 
     def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:
         """Chunk ids passing ``flt``, cached per generation (None: everything is allowed)."""
@@ -109,7 +115,7 @@ class Searcher:
 
     # ---- results ---------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, page: int = 1,
+    def search(self, query: str, k: int | None = None, page: int = 1, with_experts: bool = False,
                flt: ChunkFilter | None = None) -> SearchResults:
         t0 = time.perf_counter()
         query = clean_query(query)
@@ -118,10 +124,42 @@ class Searcher:
         results = SearchResults(query=query, took_ms=0.0, page=page, filters=flt or ChunkFilter())
         if not query:
             return results
-        ranking = self.rank(query, depth=k * page + 1, flt=flt)
+        want_experts = with_experts and self.expert_finder is not None
+        min_dense = self.expert_finder.settings.candidates if want_experts and self.expert_finder else 0
+        ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
         self._fill(results, ranking, query, k, page)
+        if want_experts:
+            extra = [c for c, _ in ranking.dense_hits if c not in ranking.chunks]
+            chunks = {**ranking.chunks, **ranking.reader.store.chunks_by_ids(extra)}
+            cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
+            results.experts = self._experts(ranking.reader, cands, query)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
+
+    # ---- dense passages for answers and experts (cosine scores, no fusion) ---------------
+
+    def candidates(self, reader: IndexReader, query: str, n: int) -> list[tuple[ChunkHit, float]]:
+        """The ``n`` chunks most similar to a query (cosine), best first."""
+        qv = self.embedder.encode([query])[0]
+        found = self.dense.retrieve(reader.vectors, qv, n)
+        chunks = reader.store.chunks_by_ids([c for c, _ in found])
+        return [(chunks[c], s) for c, s in found if c in chunks]
+
+    def experts(self, query: str, k: int | None = None) -> list[Expert]:
+        """People who know about ``query``, with receipts."""
+        query = clean_query(query)
+        if not query or self.expert_finder is None:
+            return []
+        reader = self.index.get()
+        cands = self.candidates(reader, query, self.expert_finder.settings.candidates)
+        return self._experts(reader, cands, query, k)
+
+    def _experts(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], query: str,
+                 k: int | None = None) -> list[Expert]:
+        if self.expert_finder is None:
+            return []
+        passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands]
+        return self.expert_finder.find(reader.store, passages, query, k)
 
     def _fill(self, results: SearchResults, ranking: Ranking, query: str, k: int, page: int) -> None:
         cands = ranking.candidates

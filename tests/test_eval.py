@@ -20,7 +20,8 @@ JUDGED = Path(__file__).parent / "fixtures" / "handbook-judged"
 
 POSTS = """<?xml version="1.0" encoding="utf-8"?>
 <posts>
-  <row Id="1" PostTypeId="1" Title="How cold should lager be served?" Body="&lt;p&gt;I keep my &lt;b&gt;lager&lt;/b&gt; in the fridge.&lt;/p&gt;" Score="3" />
+  <row Id="1" PostTypeId="1" Title="How cold should lager be served?"
+       Body="&lt;p&gt;I keep my &lt;b&gt;lager&lt;/b&gt; in the fridge.&lt;/p&gt;" Score="3" />
   <row Id="2" PostTypeId="2" ParentId="1" Body="&lt;p&gt;Around 4 degrees.&lt;/p&gt;" Score="5" />
   <row Id="3" PostTypeId="2" ParentId="1" Body="&lt;p&gt;Colder is fine.&lt;/p&gt;" Score="9" />
   <row Id="4" PostTypeId="1" Title="What is a stout?" Body="&lt;p&gt;Dark beer question.&lt;/p&gt;" />

@@ -50,14 +50,85 @@ def _filter(args: argparse.Namespace) -> Any:
                              tags=args.tag, since=args.since, until=args.until)
 
 
-def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+def _searcher(settings: Settings) -> Any:
     from index.generations import Home, LiveIndex
+    from search.experts import ExpertFinder
     from search.searcher import Searcher
 
+    return Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search,
+                    ExpertFinder(settings.experts, settings.people))
+
+
+def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
+    experts = _searcher(settings).experts(args.query, k=args.k)
+    if args.json:
+        print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    if not experts:
+        print(f"nobody found for {args.query!r}")
+    for i, e in enumerate(experts, 1):
+        print(f"{i}. {e.person.name}  ({e.score:.2f})  {e.reason}")
+        for ev in e.evidence:
+            when = f" {ev.at:%Y-%m-%d}" if ev.at else ""
+            print(f"     - {ev.role}{when}: {ev.title}  {ev.url}")
+    return 0
+
+
+def _answerer(settings: Settings) -> Any:
+    from index.gaps import GapLog
+    from search.answers import Answerer
+    from search.llm import ChatClient
+
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
+    return Answerer(_searcher(settings), settings.answers, GapLog(settings.home / "state.sqlite"), llm)
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    ans = _answerer(settings).ask(args.question)
+    if args.json:
+        print(json.dumps(ans.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    if ans.asked_before:
+        ab = ans.asked_before
+        print(f"Asked before: {ab.title}  {ab.url}\n")
+        print(ab.answer)
+        print(f"\n  — {'accepted answer' if ab.accepted else 'top answer'} by {ab.author}"
+              + (f", {ab.at:%Y-%m-%d}" if ab.at else ""))
+    elif ans.confident:
+        print(ans.answer)
+    else:
+        print("No confident answer." + (f" Closest: {ans.answer}" if ans.answer else ""))
+    for c in ans.citations:
+        print(f"  [{c.n}] {c.title}  {c.url}" + (f"  ({c.author})" if c.author else ""))
+    if ans.experts:
+        print("Who to ask: " + "; ".join(f"{e.person.name} ({e.reason})" for e in ans.experts[:3]))
+    if ans.ask_link:
+        print(f"Ask them: {ans.ask_link}")
+    return 0
+
+
+def cmd_gaps(settings: Settings, args: argparse.Namespace) -> int:
+    from index.gaps import GapLog
+    from search.gaps import gap_report
+
+    report = gap_report(GapLog(settings.home / "state.sqlite"), _searcher(settings), args.limit)
+    if args.json:
+        print(json.dumps({"gaps": [r.to_json() for r in report]}, indent=2, ensure_ascii=False))
+        return 0
+    if not report:
+        print("no knowledge gaps recorded yet")
+    for r in report:
+        who = ", ".join(e.person.name for e in r.experts) or "nobody yet"
+        print(f"{r.gap.count:4}x  {r.gap.query}  [{r.gap.kind}, last {r.gap.last_seen}]  ask: {who}")
+    return 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     if not args.query and not args.like:
         print("whoknows search: give a query, or --like DOC_ID", file=sys.stderr)
         return 2
-    searcher = Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search)
+    searcher = _searcher(settings)
     if args.like:
         results = searcher.similar(args.like, k=args.k, flt=_filter(args))
     else:
@@ -108,21 +179,37 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
               f"{s.get('failures', 0)} failures")
     for f in st.failures[:20]:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
-    if st.last_run:
-        r = st.last_run
-        print(f"last run: #{r['id']} {r['status']} started {r['started_at']} "
-              f"({r['seconds']}s){' ' + r['error'] if r['error'] else ''}")
+    for r in st.runs[:5]:
+        print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
+              f"{r['chunks_embedded']} chunks embedded){' ' + r['error'] if r['error'] else ''}")
+        if r["status"] == "running" and r["progress"]:
+            p = r["progress"]
+            eta = f", ETA {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
+            print(f"  in progress: {p['source']}, {p['documents']} documents, "
+                  f"{p['chunks_per_s']} chunks/s{eta}")
+    for n in st.next_runs:
+        print(f"next run: {n['at']} ({n['sources']}, cron {n['cron']})")
     return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ingest.schedule import Scheduler
     from web.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, scheduler=Scheduler(settings))
     uvicorn.run(app, host=args.host or settings.web.host, port=args.port or settings.web.port)
     return 0
+
+
+def _ingest_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--source", action="append", help="only this source (repeatable)")
+    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
+    sp.add_argument("--allow-mass-delete", action="store_true",
+                    help="apply a run that deletes more than half of a source")
+    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,12 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = verb("ingest", cmd_ingest, "index the configured sources into a new generation")
-    sp.add_argument("--source", action="append", help="only this source (repeatable)")
-    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
-    sp.add_argument("--allow-mass-delete", action="store_true",
-                    help="apply a run that deletes more than half of a source")
-    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
-    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _ingest_flags(sp)
+    sp = verb("reindex", cmd_ingest, "one re-index run, for system cron or a systemd timer "
+              "(same as ingest; exits 3 if a run is already going)")
+    _ingest_flags(sp)
     sp = verb("search", cmd_search, "search the index")
     sp.add_argument("query", nargs="?", default="")
     sp.add_argument("--k", type=int, default=10, help="results per page (default 10)")
@@ -158,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(f"--{flag}", action="append", help=f"only this {what} (repeatable)")
     sp.add_argument("--since", type=date.fromisoformat, help="updated on or after YYYY-MM-DD")
     sp.add_argument("--until", type=date.fromisoformat, help="updated on or before YYYY-MM-DD")
+    sp = verb("experts", cmd_experts, "who knows about a topic, with the receipts")
+    sp.add_argument("query")
+    sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/experts")
+    sp = verb("ask", cmd_ask, "answer a question with citations, or say who to ask")
+    sp.add_argument("question")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/ask")
+    sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
+    sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")

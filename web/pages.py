@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from index.filters import ChunkFilter
+from search.answers import Answer
+from search.gaps import GapReport
+from search.profiles import PersonProfile
 from search.results import SearchResults
+from search.status import IndexStatus
 
 
 @dataclass
@@ -36,3 +40,40 @@ class SearchPage:
         if page > 1:
             params.append(("page", str(page)))
         return "/search?" + urlencode(params)
+
+
+@dataclass
+class StatusPage:
+    status: IndexStatus
+    title: str = "Index status · whoknows"
+
+
+@dataclass
+class PersonPage:
+    person: PersonProfile
+
+    @property
+    def title(self) -> str:
+        return f"{self.person.name} · whoknows"
+
+
+@dataclass
+class BookmarkletPage:
+    code: str  # the javascript: URL
+
+
+@dataclass
+class AskPage:
+    query: str = ""
+    answer: Answer | None = None
+    streaming: bool = False  # an LLM is configured: the page streams its answer
+
+    @property
+    def title(self) -> str:
+        return f"{self.query} · ask whoknows" if self.query else "Ask · whoknows"
+
+
+@dataclass
+class GapsPage:
+    gaps: list[GapReport]
+    title: str = "Knowledge gaps · whoknows"

@@ -15,7 +15,7 @@ from typing import Any
 import frontmatter
 import yaml
 
-from index.models import Contribution, Document, Failure, Person, Section
+from index.models import Contribution, Document, Failure, Person, Section, Unchanged
 from index.settings import Settings, SourceSettings
 
 from .files_common import acl_for, link_for, walk_files
@@ -66,21 +66,40 @@ def _title(meta: dict[str, Any], body: str, path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
+def _folder_tags(rel: str) -> list[str]:
+    """Without front-matter tags, a page's folders are its topics (wiki sections)."""
+    return [p for p in rel.split("/")[:-1] if p][:3]
+
+
 class MarkdownSource:
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
         self.name = cfg.name
         self.root = settings.resolve(cfg.path)
+        # incremental runs: {"files": {relative path: [mtime_ns, size]}} of indexed files
+        self.state: dict[str, Any] = {}
 
-    def iter_documents(self) -> Iterator[Document | Failure]:
+    def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         if not self.root.is_dir():
             raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+        previous = self.state.get("files", {})
+        seen: dict[str, list[int]] = {}
         for path in walk_files(self.root, SUFFIXES):
             rel = path.relative_to(self.root).as_posix()
             try:
-                yield self.read(path, rel)
+                st = path.stat()
+                signature = [st.st_mtime_ns, st.st_size]
+                if previous.get(rel) == signature:
+                    seen[rel] = signature
+                    yield Unchanged(f"{self.name}/{rel}")
+                    continue
+                item = self.read(path, rel)
             except Exception as e:  # one bad file never stops the run
-                yield Failure(self.name, rel, f"{type(e).__name__}: {e}")
+                item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            if isinstance(item, Document):
+                seen[rel] = signature
+            yield item
+        self.state = {"files": seen}
 
     def read(self, path: Path, rel: str) -> Document | Failure:
         size = path.stat().st_size
@@ -113,5 +132,6 @@ class MarkdownSource:
             id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=_title(meta, body, path),
             sections=[Section(body)], url=link_for(self.cfg, rel), created_at=created,
             updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, _as_list(meta.get("visible_to"))),
-            tags=_as_list(meta.get("tags")), contributions=contributions, markdown=True,
+            tags=_as_list(meta.get("tags")) or _folder_tags(rel), contributions=contributions,
+            markdown=True,
         )
