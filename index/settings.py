@@ -70,6 +70,22 @@ class SearchSettings:
     k: int = _f(10, "Results per page.")
     candidates: int = _f(100, "Chunks fetched from each retriever before grouping per document.")
     snippet_chars: int = _f(240, "Length of a result snippet.")
+    mode: str = _f("hybrid", "Retrieval: hybrid (keyword and dense), dense or keyword.")
+    fusion: str = _f(
+        "minmax",
+        "How hybrid combines keyword and dense scores: minmax or zscore (weighted sum of "
+        "per-query normalised scores) or rrf (reciprocal-rank fusion).",
+    )
+    keyword_weight: float = _f(0.5, "Weight of keyword (BM25) evidence in fusion; dense gets 1 minus this.")
+    rrf_k: int = _f(60, "Rank constant of reciprocal-rank fusion.")
+    bm25_weights: list[float] = _f(lambda: [1.0, 1.0, 1.0], "BM25 weights of the title, heading and text of a chunk.")
+    rescore: bool = _f(True, "Re-score the fused top documents with the second stage.")
+    cross_encoder: str = _f(
+        "",
+        "Folder of a sentence-transformers CrossEncoder model that re-scores the top results; "
+        "empty = off (none ships with whoknows).",
+    )
+    cross_encoder_top: int = _f(20, "How many top documents the cross-encoder re-scores.")
 
 
 def _default_roles() -> dict[str, float]:

@@ -10,10 +10,11 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .filters import ChunkFilter
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
 
@@ -291,6 +292,45 @@ class Store:
                 )
         return out
 
+    def keyword_search(self, match: str, weights: tuple[float, float, float], limit: int,
+                       flt: ChunkFilter | None = None, among: list[int] | None = None
+                       ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression.
+
+        ``weights`` are the title, heading and text column weights; ``flt`` restricts the
+        documents inside the query; ``among`` restricts it to these chunk ids.
+        """
+        where, args = "chunks_fts MATCH ?", [match]
+        join = ""
+        if flt is not None and not flt.is_empty:
+            join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
+            cond, cargs = _filter_sql(flt)
+            where, args = f"{where} AND {cond}", [*args, *cargs]
+        if among is not None:
+            where += f" AND chunks_fts.rowid IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
+        sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
+               f"WHERE {where} ORDER BY s LIMIT ?")
+        rows = self.db.execute(sql, [*weights, *args, limit])
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def allowed_chunk_ids(self, flt: ChunkFilter) -> list[int]:
+        """Ids of the chunks whose documents pass ``flt``."""
+        cond, args = _filter_sql(flt)
+        return [r[0] for r in self.db.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {cond}", args)]
+
+    def chunk_ids_of(self, doc_ids: list[str]) -> dict[str, list[int]]:
+        """Chunk ids per document, in reading order."""
+        out: dict[str, list[int]] = {d: [] for d in doc_ids}
+        for start in range(0, len(doc_ids), 500):
+            part = doc_ids[start : start + 500]
+            for r in self.db.execute(
+                f"SELECT doc_id, id FROM chunks WHERE doc_id IN ({','.join('?' * len(part))}) "
+                "ORDER BY doc_id, position", part,
+            ):
+                out[r[0]].append(r[1])
+        return out
+
     def contributions_to(self, doc_ids: list[str]) -> list[ContributionRow]:
         return self._contributions("doc_id", doc_ids)
 
@@ -386,6 +426,45 @@ class Store:
         return [ContributionCount(*r) for r in self.db.execute(
             "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
             "JOIN documents d ON d.id = c.doc_id GROUP BY c.person_id, d.source, c.role")]
+
+
+def _filter_sql(f: ChunkFilter) -> tuple[str, list[Any]]:
+    """A SQL condition over ``documents d`` for a filter, with its parameters."""
+    conds: list[str] = []
+    args: list[Any] = []
+
+    def one_of(expr: str, values: tuple[str, ...] | list[str]) -> None:
+        conds.append(f"{expr} IN ({','.join('?' * len(values))})")
+        args.extend(values)
+
+    if f.sources:
+        one_of("d.source", f.sources)
+    if f.kinds:
+        one_of("d.kind", f.kinds)
+    if f.authors:
+        names = [a.lower() for a in f.authors]
+        marks = ",".join("?" * len(names))
+        conds.append("d.id IN (SELECT c2.doc_id FROM contributions c2 JOIN people p ON "
+                     f"p.id = c2.person_id WHERE p.id IN ({marks}) OR lower(p.name) IN ({marks}))")
+        args.extend([*f.authors, *names])
+    if f.tags:
+        marks = ",".join("?" * len(f.tags))
+        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE lower(t.value) IN ({marks}))")
+        args.extend(t.lower() for t in f.tags)
+    if f.since:
+        conds.append("coalesce(d.updated_at, d.created_at) >= ?")
+        args.append(f.since.isoformat())
+    if f.until:  # inclusive: before the start of the next day
+        conds.append("coalesce(d.updated_at, d.created_at) < ?")
+        args.append((f.until + timedelta(days=1)).isoformat())
+    if f.groups is not None:
+        marks = ",".join("?" * len(f.groups)) or "NULL"
+        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.visible_to) g WHERE g.value IN ({marks}))")
+        args.extend(f.groups)
+    if f.exclude_docs:
+        conds.append(f"d.id NOT IN ({','.join('?' * len(f.exclude_docs))})")
+        args.extend(f.exclude_docs)
+    return " AND ".join(conds) or "1", args
 
 
 def _person(row: PersonRow | None) -> Person | None:

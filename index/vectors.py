@@ -17,7 +17,9 @@ class VectorIndex(Protocol):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def remove(self, ids: list[int]) -> None: ...
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]: ...
+    def reconstruct(self, ids: list[int]) -> np.ndarray: ...
     def save(self, path: Path) -> None: ...
     def ids(self) -> set[int]: ...
     def __len__(self) -> int: ...
@@ -45,11 +47,24 @@ class FlatVectors:
         if ids:
             self.index.remove_ids(np.asarray(ids, dtype="int64"))  # type: ignore[arg-type]
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) for each query row; ids are -1 where fewer exist."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for each query row; ids are -1 where fewer exist.
+
+        ``allowed``: only these ids may be returned (filters and permissions).
+        """
         q = np.ascontiguousarray(query.reshape(-1, self.dim), dtype="float32")
-        k = max(1, min(k, max(1, self.index.ntotal)))
-        return self.index.search(q, k)
+        if allowed is None:
+            k = max(1, min(k, max(1, self.index.ntotal)))
+            return self.index.search(q, k)
+        k = max(1, min(k, len(allowed)))
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype="int64"))
+        return self.index.search(q, k, params=faiss.SearchParameters(sel=sel))  # type: ignore[call-arg]
+
+    def reconstruct(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row each."""
+        return np.vstack([self.index.reconstruct(int(i)) for i in ids]) if ids else \
+            np.zeros((0, self.dim), dtype="float32")
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")

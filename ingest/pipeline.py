@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -42,6 +43,7 @@ class IngestOptions:
     full: bool = False  # rebuild from scratch into a new generation
     progress: bool = False  # a progress bar on stderr
     embed_batch: int = 256  # chunks gathered before encoding
+    cache_path: Path | None = None  # embedding cache; default <home>/embeddings.sqlite
 
 
 @dataclass
@@ -245,7 +247,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
         log = RunLog(home.path / "state.sqlite")
         record = log.start()
         t0 = time.monotonic()
-        cache = EmbeddingCache(home.path / "embeddings.sqlite")
+        cache = EmbeddingCache(opts.cache_path or home.path / "embeddings.sqlite")
         try:
             writer = home.new_generation(embedder.model_id, embedder.dim, full=opts.full)
             ingest = Ingest(settings, embedder, opts, writer, cache, record, log)

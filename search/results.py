@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from index.filters import ChunkFilter
+
 if TYPE_CHECKING:
     from .experts import Expert
 
@@ -52,11 +54,14 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
     page: int = 1
     has_more: bool = False
+    filters: ChunkFilter = field(default_factory=ChunkFilter)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # facet → value → documents
     experts: list[Expert] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query, "took_ms": round(self.took_ms, 2), "page": self.page,
-            "has_more": self.has_more, "hits": [h.to_json() for h in self.hits],
+            "has_more": self.has_more, "filters": self.filters.describe(),
+            "facets": self.facets, "hits": [h.to_json() for h in self.hits],
             "experts": [e.to_json() for e in self.experts],
         }

@@ -1,45 +1,153 @@
-"""Search over the live index: embed the query, FAISS top-k, group chunks per document."""
+"""The Searcher composes retrieval, fusion and the second stage over the live index.
+
+    query ─┬─ KeywordRetriever (FTS5 BM25) ─┐
+           └─ DenseRetriever (FAISS)  ──────┴─ per document ─ fusion ─ second stage ─ hits
+
+Filters (``ChunkFilter``) are applied inside both retrievers. ``rank`` returns the ranked
+candidates (used by the evaluation); ``search`` adds snippets, authors, facets and paging;
+``similar`` is "more like this" for a document.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import faiss
+import numpy as np
 
 from index.embedding import Embedder
+from index.filters import ChunkFilter
 from index.generations import IndexReader, LiveIndex
 from index.settings import SearchSettings
 from index.store import ChunkHit
 
+from .candidates import Candidate, best_per_doc
+from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage
+from .fusion import FUSERS
+from .keyword import KeywordRetriever
+from .rescoring import SecondStage
 from .results import Author, Hit, SearchResults
 from .snippets import highlight, make_snippet
 
 MAX_QUERY_CHARS = 2000
+MODES = ("hybrid", "dense", "keyword")
 
 # one OpenMP thread per query: measured faster than two for single queries (RECIPE.md)
 faiss.omp_set_num_threads(1)
 
 
+@dataclass
+class Ranking:
+    """Ranked candidates with the chunks they were built from."""
+
+    candidates: list[Candidate]
+    chunks: dict[int, ChunkHit]
+    reader: IndexReader
+    dense_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, cosine), best first
+
+
 class Searcher:
     def __init__(self, index: LiveIndex, embedder: Embedder, settings: SearchSettings,
                  experts: ExpertFinder | None = None):
+        if settings.mode not in MODES:
+            raise ValueError(f"[search] mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+        if settings.fusion not in FUSERS:
+            raise ValueError(f"[search] fusion must be one of {', '.join(FUSERS)}, not {settings.fusion!r}")
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.expert_finder = experts
+        self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
+        self.dense = DenseRetriever()
+        self.second = SecondStage.from_settings(settings, embedder)
+        self._allowed_cache: OrderedDict[tuple[str, ChunkFilter], np.ndarray] = OrderedDict()
+
+    # ---- ranking ---------------------------------------------------------------------
+
+    def rank(self, query: str, depth: int = 100, flt: ChunkFilter | None = None,
+             min_dense: int = 0) -> Ranking:
+        """Documents for ``query`` passing ``flt``, best first; at least the best ``depth``
+        are there when that many match. ``min_dense``: fetch at least that many dense hits."""
+        reader = self.index.get()
+        query = clean_query(query)
+        if not query:
+            return Ranking([], {}, reader)
+        fetch = max(self.settings.candidates, depth * 3)
+        mode = self.settings.mode
+        kw_hits = self.keyword.retrieve(reader.store, query, fetch, flt) if mode != "dense" else []
+        qvec = self.embedder.encode([query])[0] if mode != "keyword" else None
+        dn_hits: list[tuple[int, float]] = []
+        if qvec is not None:
+            dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense),
+                                          self._allowed(reader, flt))
+        chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
+        doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
+        kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
+        runs = {"keyword": {d: s for d, (s, _) in kw.items()}, "dense": {d: s for d, (s, _) in dn.items()}}
+        weights = {"keyword": self.settings.keyword_weight, "dense": 1.0 - self.settings.keyword_weight}
+        if mode != "hybrid":
+            weights = {mode: 1.0}
+        fused = FUSERS[self.settings.fusion](runs, weights, self.settings.rrf_k)
+        cands = [
+            Candidate(d, (dn.get(d) or kw[d])[1] if mode != "keyword" else kw[d][1],
+                      kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
+            for d, f in fused.items()
+        ]
+        cands.sort(key=lambda c: -c.score)
+        cands = self.second.apply(reader, query, qvec, cands, chunks, self.keyword)
+        return Ranking(cands, chunks, reader, dn_hits)
+
+    def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:
+        """Chunk ids passing ``flt``, cached per generation (None: everything is allowed)."""
+        if flt is None or flt.is_empty:
+            return None
+        key = (reader.generation, flt)
+        ids = self._allowed_cache.get(key)
+        if ids is None:
+            ids = np.asarray(reader.store.allowed_chunk_ids(flt), dtype="int64")
+            self._allowed_cache[key] = ids
+            while len(self._allowed_cache) > 64:
+                self._allowed_cache.popitem(last=False)
+        return ids
+
+    # ---- results ---------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, page: int = 1, with_experts: bool = False,
+               flt: ChunkFilter | None = None) -> SearchResults:
+        t0 = time.perf_counter()
+        query = clean_query(query)
+        k = max(1, min(k or self.settings.k, 100))
+        page = max(1, page)
+        results = SearchResults(query=query, took_ms=0.0, page=page, filters=flt or ChunkFilter())
+        if not query:
+            return results
+        want_experts = with_experts and self.expert_finder is not None
+        min_dense = self.expert_finder.settings.candidates if want_experts and self.expert_finder else 0
+        ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
+        self._fill(results, ranking, query, k, page)
+        if want_experts:
+            extra = [c for c, _ in ranking.dense_hits if c not in ranking.chunks]
+            chunks = {**ranking.chunks, **ranking.reader.store.chunks_by_ids(extra)}
+            cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
+            results.experts = self._experts(ranking.reader, cands, query)
+        results.took_ms = (time.perf_counter() - t0) * 1000
+        return results
+
+    # ---- dense passages for answers and experts (cosine scores, no fusion) ---------------
 
     def candidates(self, reader: IndexReader, query: str, n: int) -> list[tuple[ChunkHit, float]]:
-        """The ``n`` best chunks for a query, best first."""
-        qv = self.embedder.encode([query])
-        scores, ids = reader.vectors.search(qv, n)
-        found = [(float(s), int(c)) for s, c in zip(scores[0], ids[0], strict=True) if c >= 0]
-        chunks = reader.store.chunks_by_ids([c for _, c in found])
-        return [(chunks[c], s) for s, c in found if c in chunks]
+        """The ``n`` chunks most similar to a query (cosine), best first."""
+        qv = self.embedder.encode([query])[0]
+        found = self.dense.retrieve(reader.vectors, qv, n)
+        chunks = reader.store.chunks_by_ids([c for c, _ in found])
+        return [(chunks[c], s) for c, s in found if c in chunks]
 
     def experts(self, query: str, k: int | None = None) -> list[Expert]:
         """People who know about ``query``, with receipts."""
-        query = " ".join(query.split())[:MAX_QUERY_CHARS]
+        query = clean_query(query)
         if not query or self.expert_finder is None:
             return []
         reader = self.index.get()
@@ -53,44 +161,67 @@ class Searcher:
         passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands]
         return self.expert_finder.find(reader.store, passages, query, k)
 
-    def search(self, query: str, k: int | None = None, page: int = 1, with_experts: bool = False
-               ) -> SearchResults:
-        t0 = time.perf_counter()
-        query = " ".join(query.split())[:MAX_QUERY_CHARS]
-        k = max(1, min(k or self.settings.k, 100))
-        page = max(1, page)
-        results = SearchResults(query=query, took_ms=0.0, page=page)
-        if not query:
-            return results
-        reader = self.index.get()
-        want = k * page + 1
-        fetch = max(self.settings.candidates, want * 4)
-        if with_experts and self.expert_finder:
-            fetch = max(fetch, self.expert_finder.settings.candidates)
-        cands = self.candidates(reader, query, fetch)
-        chunks = {ch.id: ch for ch, _ in cands}
-        per_doc: dict[str, tuple[float, int]] = {}
-        for ch, score in cands:  # best first: keep each document's first chunk
-            if ch.doc_id not in per_doc:
-                per_doc[ch.doc_id] = (score, ch.id)
-        ranked = sorted(per_doc.items(), key=lambda kv: -kv[1][0])
-        window = ranked[(page - 1) * k : page * k]
-        results.has_more = len(ranked) > page * k
-        authors = reader.store.authors_of([d for d, _ in window])
-        for doc_id, (score, cid) in window:
-            ch = chunks[cid]
+    def _fill(self, results: SearchResults, ranking: Ranking, query: str, k: int, page: int) -> None:
+        cands = ranking.candidates
+        window = cands[(page - 1) * k : page * k]
+        results.has_more = len(cands) > page * k
+        results.facets = facet_counts(cands, ranking.chunks)
+        store = ranking.reader.store
+        missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
+        chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
+        authors = store.authors_of([c.doc_id for c in window])
+        for c in window:
+            ch = chunks[c.chunk_id]
             snippet = make_snippet(ch.text, query, self.settings.snippet_chars)
             results.hits.append(Hit(
-                doc_id=doc_id, chunk_id=cid, title=ch.title,
+                doc_id=c.doc_id, chunk_id=c.chunk_id, title=ch.title,
                 url=_anchor_url(ch.url, ch.anchor), source=ch.source, kind=ch.kind,
-                snippet=snippet, snippet_html=highlight(snippet, query), score=score,
-                authors=[Author(p.id, p.name) for p in authors.get(doc_id, [])[:5]],
+                snippet=snippet, snippet_html=highlight(snippet, query), score=c.score,
+                authors=[Author(p.id, p.name) for p in authors.get(c.doc_id, [])[:5]],
                 updated_at=ch.updated_at, heading=ch.heading,
             ))
-        if with_experts:
-            results.experts = self._experts(reader, cands, query)
+
+    def similar(self, doc_id: str, k: int | None = None, flt: ChunkFilter | None = None
+                ) -> SearchResults:
+        """Documents closest to ``doc_id``: its mean chunk vector against all chunks."""
+        t0 = time.perf_counter()
+        k = max(1, min(k or self.settings.k, 100))
+        reader = self.index.get()
+        base = flt or ChunkFilter()
+        flt = ChunkFilter(**{**base.__dict__, "exclude_docs": (*base.exclude_docs, doc_id)})
+        results = SearchResults(query="", took_ms=0.0, filters=base)
+        own = reader.store.chunk_ids_of([doc_id])[doc_id]
+        if not own:
+            return results
+        vec = reader.vectors.reconstruct(own).mean(axis=0)
+        vec /= float(np.linalg.norm(vec)) or 1.0
+        hits = self.dense.retrieve(reader.vectors, vec, max(self.settings.candidates, k * 4),
+                                   self._allowed(reader, flt))
+        chunks = reader.store.chunks_by_ids([c for c, _ in hits])
+        per_doc = best_per_doc(hits, {cid: ch.doc_id for cid, ch in chunks.items()})
+        cands = [Candidate(d, cid, None, s, s, s) for d, (s, cid) in per_doc.items()]
+        cands.sort(key=lambda c: -c.score)
+        first = reader.store.chunks_by_ids(own[:1]).get(own[0])
+        title = first.title if first else ""
+        self._fill(results, Ranking(cands, chunks, reader), title, k, 1)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
+
+
+def clean_query(query: str) -> str:
+    """Whitespace collapsed, cut to ``MAX_QUERY_CHARS``."""
+    return " ".join(query[: MAX_QUERY_CHARS * 2].split())[:MAX_QUERY_CHARS]
+
+
+def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit]) -> dict[str, dict[str, int]]:
+    """Documents per source and per kind among the ranked candidates."""
+    out: dict[str, dict[str, int]] = {"source": {}, "kind": {}}
+    for c in cands:
+        ch = chunks.get(c.chunk_id)
+        if ch is not None:
+            out["source"][ch.source] = out["source"].get(ch.source, 0) + 1
+            out["kind"][ch.kind] = out["kind"].get(ch.kind, 0) + 1
+    return out
 
 
 def _anchor_url(url: str, anchor: str) -> str:

@@ -20,12 +20,13 @@ from search.experts import ExpertFinder
 from search.gaps import gap_report
 from search.llm import ChatClient
 from search.profiles import person_profile
+from search.results import SearchResults
 from search.searcher import Searcher
 from search.status import index_status
 
 from . import browser
 from .auth import Authenticator
-from .deps import HERE, AnswererDep, K, Page, Q, SearcherDep, templates
+from .deps import HERE, AnswererDep, FilterDep, K, Page, Q, SearcherDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
 from .security import SecurityHeaders
 
@@ -73,17 +74,27 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
-    def search_page(request: Request, s: SearcherDep, q: Q = "", page: Page = 1) -> Any:
-        results = s.search(q, page=page, with_experts=True) if q.strip() else None
-        if results is not None and not results.hits and page == 1:
+    def search_page(request: Request, s: SearcherDep, flt: FilterDep, q: Q = "", page: Page = 1,
+                    like: Annotated[str, Query(max_length=1000)] = "") -> Any:
+        results: SearchResults | None = None
+        if like:
+            results = s.similar(like, flt=flt)
+        elif q.strip():
+            results = s.search(q, page=page, with_experts=True, flt=flt)
+        if results is not None and not like and not results.hits and page == 1 and flt.is_empty:
             gaps.record(q, NO_RESULTS)
-        ctx = SearchPage(query=q, results=results,
+        ctx = SearchPage(query=q, results=results, filters=flt, like=like,
                          doc_count=s.index.get().store.counts()["documents"])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
-    def api_search(s: SearcherDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
-        return s.search(q, k=k, page=page, with_experts=True).to_json()
+    def api_search(s: SearcherDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
+        return s.search(q, k=k, page=page, with_experts=True, flt=flt).to_json()
+
+    @app.get("/api/similar", summary="More like this: documents closest to a document")
+    def api_similar(s: SearcherDep, flt: FilterDep, doc_id: Annotated[str, Query(max_length=1000)],
+                    k: K = 10) -> dict[str, Any]:
+        return s.similar(doc_id, k=k, flt=flt).to_json()
 
     @app.get("/api/experts", summary="People who know about a query, with receipts")
     def api_experts(s: SearcherDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from index.settings import ConfigError, Settings, load_settings
@@ -39,6 +41,13 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                     f"failed {s.failed}, {s.chunks_embedded} chunks embedded")
             print(line + (f"  ERROR {s.error}" if s.error else ""))
     return 0 if record.status == "ok" else 1
+
+
+def _filter(args: argparse.Namespace) -> Any:
+    from index.filters import ChunkFilter
+
+    return ChunkFilter.build(sources=args.source, kinds=args.kind, authors=args.author,
+                             tags=args.tag, since=args.since, until=args.until)
 
 
 def _searcher(settings: Settings) -> Any:
@@ -116,18 +125,42 @@ def cmd_gaps(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.query and not args.like:
+        print("whoknows search: give a query, or --like DOC_ID", file=sys.stderr)
+        return 2
     searcher = _searcher(settings)
-    results = searcher.search(args.query, k=args.k, page=args.page)
+    if args.like:
+        results = searcher.similar(args.like, k=args.k, flt=_filter(args))
+    else:
+        results = searcher.search(args.query, k=args.k, page=args.page, flt=_filter(args))
     if args.json:
         print(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
         return 0
     if not results.hits:
-        print(f"no results for {results.query!r}")
+        print(f"no results for {results.query or args.like!r}")
     for i, h in enumerate(results.hits, start=(results.page - 1) * args.k + 1):
         authors = ", ".join(a.name for a in h.authors[:3])
         print(f"{i:2}. {h.title}  [{h.source}]  {h.score:.3f}")
         print(f"    {h.url or h.doc_id}" + (f"  by {authors}" if authors else ""))
         print(f"    {h.snippet}")
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    if args.eval_verb == "make-se-beir":
+        from search.evaluation.se_beir import make_se_beir
+
+        n = make_se_beir(Path(args.dump), Path(args.out))
+        print(f"{args.out}: {n} queries (split 'test'); evaluate with "
+              f"`whoknows eval retrieval {args.out}`")
+        return 0
+    from search.evaluation.beir import load_beir
+    from search.evaluation.runner import evaluate
+
+    data = load_beir(Path(args.dir), args.split, args.limit)
+    report = evaluate(data, settings, _embedder(settings), cache=Path(args.cache).expanduser(),
+                      home=Path(args.home) if args.home else None, progress=not args.quiet)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
     return 0
 
 
@@ -241,10 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
               "(same as ingest; exits 3 if a run is already going)")
     _ingest_flags(sp)
     sp = verb("search", cmd_search, "search the index")
-    sp.add_argument("query")
+    sp.add_argument("query", nargs="?", default="")
     sp.add_argument("--k", type=int, default=10, help="results per page (default 10)")
     sp.add_argument("--page", type=int, default=1, help="page of results (default 1)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/search")
+    sp.add_argument("--like", metavar="DOC_ID", help="more like this document instead of a query")
+    for flag, what in (("source", "source name"), ("kind", "document kind (wiki, forum, document)"),
+                       ("author", "person id or name"), ("tag", "tag")):
+        sp.add_argument(f"--{flag}", action="append", help=f"only this {what} (repeatable)")
+    sp.add_argument("--since", type=date.fromisoformat, help="updated on or after YYYY-MM-DD")
+    sp.add_argument("--until", type=date.fromisoformat, help="updated on or before YYYY-MM-DD")
     sp = verb("experts", cmd_experts, "who knows about a topic, with the receipts")
     sp.add_argument("query")
     sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
@@ -269,6 +308,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
+    sp = verb("eval", cmd_eval, "evaluate retrieval quality on a BEIR-format data set")
+    ev = sp.add_subparsers(dest="eval_verb", required=True, metavar="EVAL")
+    ep = ev.add_parser("retrieval", parents=[common], help="nDCG@10, recall@100, MRR@10 per method",
+                       description="Index DIR's corpus into a temporary home with the configured "
+                       "chunking and model, then score keyword, dense, plain fusions and the "
+                       "configured search on the judged queries.")
+    ep.add_argument("dir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    ep.add_argument("--split", default="test", help="qrels split (default test)")
+    ep.add_argument("--limit", type=int, help="only the first N judged queries")
+    ep.add_argument("--json", action="store_true", help="print the report as JSON")
+    ep.add_argument("--quiet", action="store_true", help="no progress bars")
+    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
+                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
+    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
+    ep = ev.add_parser("make-se-beir", parents=[common], help="build a BEIR set from a Stack Exchange dump",
+                       description="Each question title becomes a query; its thread (body and "
+                       "answers, without the title) is the one relevant document.")
+    ep.add_argument("dump", help="dump folder with Posts.xml (or the Posts.xml file)")
+    ep.add_argument("out", help="output folder")
     return p
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.templating import Jinja2Templates
 
+from index.filters import ChunkFilter
 from index.settings import Settings
 from search.answers import Answerer
 from search.permissions import Viewer
@@ -52,3 +54,14 @@ AdminDep = Annotated[Viewer, Depends(get_admin)]
 Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
 Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
 K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
+Many = Annotated[list[str] | None, Query(max_length=200)]
+
+
+def get_filter(source: Many = None, kind: Many = None, author: Many = None, tag: Many = None,
+               since: date | None = None, until: date | None = None) -> ChunkFilter:
+    """Filters from the query string; a list parameter may repeat (any of its values)."""
+    return ChunkFilter.build(sources=source, kinds=kind, authors=author, tags=tag,
+                             since=since, until=until)
+
+
+FilterDep = Annotated[ChunkFilter, Depends(get_filter)]

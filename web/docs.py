@@ -24,6 +24,10 @@ def cli_reference() -> str:
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     for name, sp in sub.choices.items():  # type: ignore[union-attr]
         parts += ["", f"#### `whoknows {name}`", "", "```", sp.format_help().rstrip(), "```"]
+        for sub2 in (a for a in sp._actions if a.__class__.__name__ == "_SubParsersAction"):
+            for name2, sp2 in sub2.choices.items():  # type: ignore[union-attr]
+                parts += ["", f"#### `whoknows {name} {name2}`", "", "```",
+                          sp2.format_help().rstrip(), "```"]
     return "\n".join(parts)
 
 

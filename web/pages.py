@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
+from index.filters import ChunkFilter
 from search.answers import Answer
 from search.gaps import GapReport
 from search.profiles import PersonProfile
@@ -18,10 +20,26 @@ class SearchPage:
     error: str = ""
     doc_count: int = 0
     sources: list[str] = field(default_factory=list)
+    filters: ChunkFilter = field(default_factory=ChunkFilter)
+    like: str = ""  # "more like this" document id
 
     @property
     def title(self) -> str:
         return f"{self.query} · whoknows" if self.query else "whoknows"
+
+    def value(self, name: str) -> str:
+        """The current value of a filter field, for the form (first one if repeated)."""
+        values = self.filters.describe().get(name, [])
+        return values[0] if values else ""
+
+    def link(self, page: int = 1, **extra: str) -> str:
+        """/search URL for this query and filters, on ``page``, with ``extra`` filters added."""
+        params = [("q", self.query)]
+        params += [(k, v) for k, vs in self.filters.describe().items() for v in vs]
+        params += [(k, v) for k, v in extra.items() if (k, v) not in params]
+        if page > 1:
+            params.append(("page", str(page)))
+        return "/search?" + urlencode(params)
 
 
 @dataclass

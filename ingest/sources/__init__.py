@@ -67,6 +67,12 @@ def _files(cfg: SourceSettings, settings: Settings) -> Source:
     return FilesSource(cfg, settings)
 
 
+def _beir(cfg: SourceSettings, settings: Settings) -> Source:
+    from .beir import BeirSource
+
+    return BeirSource(cfg, settings)
+
+
 SOURCE_KINDS: dict[str, SourceFactory] = {
     "markdown": _markdown,
     "stackexchange": _stackexchange,
@@ -74,6 +80,7 @@ SOURCE_KINDS: dict[str, SourceFactory] = {
     "git": _git,
     "mediawiki": _mediawiki,
     "files": _files,
+    "beir": _beir,
 }
 
 

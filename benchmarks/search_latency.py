@@ -1,0 +1,88 @@
+"""Query latency: dense-only vs the configured hybrid search, on the configured index.
+
+    python benchmarks/search_latency.py [--config whoknows.toml] [--queries 100] [--json]
+
+Queries are the titles of the index's documents (deterministic). Each path answers every
+query once for warm-up, then ``repeat`` timed rounds; the figures are per query, full
+``Searcher.search`` (encode, retrieve, fuse, second stage, snippets). Ingests the
+configured sources first if there is no index yet. ``run()`` returns the figures as a dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from index.embedding import load_embedder  # noqa: E402
+from index.generations import Home, LiveIndex  # noqa: E402
+from index.settings import Settings, load_settings  # noqa: E402
+from ingest.pipeline import run_ingest  # noqa: E402
+from search.searcher import Searcher  # noqa: E402
+
+
+def _times(searcher: Searcher, queries: list[str], repeat: int) -> list[float]:
+    for q in queries:  # warm-up: caches, first-touch of pages
+        searcher.search(q)
+    out = []
+    for _ in range(repeat):
+        for q in queries:
+            t0 = time.perf_counter()
+            searcher.search(q)
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def _summary(ms: list[float]) -> dict[str, float]:
+    ms = sorted(ms)
+    return {"median_ms": round(statistics.median(ms), 2),
+            "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2),
+            "mean_ms": round(statistics.fmean(ms), 2)}
+
+
+def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -> dict[str, Any]:
+    """Median/p99 latency of dense-only and hybrid search over ``queries`` queries."""
+    settings = settings or load_settings()
+    embedder = load_embedder(settings.embedding)
+    home = Home(settings.home)
+    if home.current() is None:
+        run_ingest(settings, embedder)
+    live = LiveIndex(home)
+    titles = [r[0] for r in live.get().store.db.execute(
+        "SELECT title FROM documents WHERE title != '' ORDER BY id LIMIT ?", (queries,))]
+    dense = Searcher(live, embedder, replace(settings.search, mode="dense", rescore=False))
+    hybrid = Searcher(live, embedder, settings.search)
+    d, h = _summary(_times(dense, titles, repeat)), _summary(_times(hybrid, titles, repeat))
+    counts = live.get().store.counts()
+    return {"queries": len(titles), "repeat": repeat, "documents": counts["documents"],
+            "chunks": counts["chunks"], "dense": d, "hybrid": h,
+            "hybrid_over_dense_median": round(h["median_ms"] / d["median_ms"], 2)}
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config")
+    p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    res = run(load_settings(a.config), a.queries, a.repeat)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"{res['queries']} queries x {res['repeat']} on {res['documents']} documents "
+              f"/ {res['chunks']} chunks")
+        for k in ("dense", "hybrid"):
+            print(f"  {k:<7} median {res[k]['median_ms']:7.2f} ms   p99 {res[k]['p99_ms']:7.2f} ms")
+        print(f"  hybrid / dense (median): {res['hybrid_over_dense_median']}x")

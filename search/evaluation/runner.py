@@ -1,0 +1,147 @@
+"""``whoknows eval retrieval``: index a BEIR corpus through the real pipeline into a home,
+run every method over the judged queries and report nDCG@10, recall@100 and MRR@10.
+
+Embeddings (corpus and queries) go through an embedding cache at a stable path, so
+re-running an evaluation encodes nothing new.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from index.embedding import Embedder, EmbeddingCache
+from index.generations import Home, LiveIndex
+from index.models import text_hash
+from index.settings import SearchSettings, Settings, SourceSettings
+from ingest.pipeline import IngestOptions, run_ingest
+from search.searcher import Searcher
+
+from .beir import BeirSet
+from .metrics import Scores
+
+DEFAULT_CACHE = Path.home() / ".cache" / "whoknows" / "embeddings.sqlite"
+SOURCE = "beir"
+
+
+@dataclass
+class Method:
+    name: str
+    settings: SearchSettings
+
+
+@dataclass
+class MethodResult:
+    method: str
+    scores: Scores
+    ms_per_query: float
+
+
+@dataclass
+class EvalReport:
+    data: str
+    split: str
+    documents: int
+    chunks: int
+    results: list[MethodResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        lines = [f"{self.data} ({self.split}): {self.results[0].scores.queries if self.results else 0} "
+                 f"queries, {self.documents} documents, {self.chunks} chunks",
+                 f"{'method':<34} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/q':>7}"]
+        for r in self.results:
+            s = r.scores
+            lines.append(f"{r.method:<34} {s.ndcg10:>8.4f} {s.recall100:>8.4f} {s.mrr10:>8.4f} "
+                         f"{r.ms_per_query:>7.1f}")
+        return "\n".join(lines)
+
+
+def standard_methods(configured: SearchSettings) -> list[Method]:
+    """Keyword, dense, plain fusions, the configured fusion alone and the full configuration."""
+    first = replace(configured, rescore=False, cross_encoder="")
+    plain = replace(first, mode="hybrid", keyword_weight=0.5)
+    return [
+        Method("keyword (BM25)", replace(first, mode="keyword")),
+        Method("dense (MiniLM)", replace(first, mode="dense")),
+        Method("fusion rrf k=60", replace(plain, fusion="rrf", rrf_k=60)),
+        Method("fusion minmax 0.5/0.5", replace(plain, fusion="minmax")),
+        Method(f"configured first stage ({configured.fusion})", replace(first, mode="hybrid")),
+        Method("configured (+ second stage)", configured),
+    ]
+
+
+class CachedEmbedder:
+    """An embedder whose vectors are looked up in, and added to, an ``EmbeddingCache``."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache):
+        self.embedder, self.cache = embedder, cache
+        self.model_id, self.dim = embedder.model_id, embedder.dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        hashes = [text_hash(t) for t in texts]
+        found = self.cache.get_many(self.model_id, hashes)
+        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
+        if todo:
+            fresh = dict(zip(todo, self.embedder.encode(list(todo.values())), strict=True))
+            self.cache.put_many(self.model_id, fresh)
+            found.update(fresh)
+        return np.vstack([found[h] for h in hashes]) if texts else np.zeros((0, self.dim), "float32")
+
+
+def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Path,
+                 cache: Path, progress: bool) -> Settings:
+    """Index ``data``'s corpus into ``home`` with the real pipeline; returns its settings."""
+    cfg = replace(settings, home=home, sources=[SourceSettings(name=SOURCE, kind="beir",
+                                                               path=str(data.folder))])
+    rec = run_ingest(cfg, embedder, IngestOptions(progress=progress, cache_path=cache))
+    if rec.status != "ok" or rec.sources[SOURCE].error:
+        raise RuntimeError(f"indexing {data.folder} failed: {rec.error or rec.sources[SOURCE].error}")
+    return cfg
+
+
+def run_methods(data: BeirSet, cfg: Settings, embedder: Embedder, methods: list[Method],
+                progress: bool, depth: int = 100) -> list[MethodResult]:
+    qids = list(data.queries)
+    for start in tqdm(range(0, len(qids), 256), desc="encode queries", disable=not progress,
+                      file=sys.stderr):
+        embedder.encode([data.queries[q] for q in qids[start : start + 256]])
+    live = LiveIndex(Home(cfg.home))
+    out = []
+    for m in methods:
+        searcher = Searcher(live, embedder, m.settings)
+        runs: dict[str, list[str]] = {}
+        t0 = time.perf_counter()
+        for q in tqdm(qids, desc=m.name, disable=not progress, file=sys.stderr, leave=False):
+            ranking = searcher.rank(data.queries[q], depth=depth)
+            runs[q] = [c.doc_id.split("/", 1)[1] for c in ranking.candidates[:depth]]
+        ms = (time.perf_counter() - t0) * 1000 / max(1, len(qids))
+        out.append(MethodResult(m.name, Scores.of(runs, data.qrels), round(ms, 2)))
+    return out
+
+
+def evaluate(data: BeirSet, settings: Settings, embedder: Embedder, methods: list[Method] | None = None,
+             cache: Path = DEFAULT_CACHE, home: Path | None = None, progress: bool = True) -> EvalReport:
+    """Index ``data`` (into ``home``, or a temporary folder) and evaluate ``methods``."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    methods = methods or standard_methods(settings.search)
+    with tempfile.TemporaryDirectory(prefix="whoknows-eval-") as tmp:
+        cfg = index_corpus(data, settings, embedder, home or Path(tmp), cache, progress)
+        reader = Home(cfg.home).open_reader()
+        counts = reader.store.counts()
+        reader.close()
+        qcache = EmbeddingCache(cache)
+        try:
+            results = run_methods(data, cfg, CachedEmbedder(embedder, qcache), methods, progress)
+        finally:
+            qcache.close()
+    return EvalReport(str(data.folder), data.split, counts["documents"], counts["chunks"], results)

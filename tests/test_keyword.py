@@ -1,0 +1,91 @@
+"""Keyword retrieval: user input never reaches FTS5 as syntax."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from index.generations import Home, LiveIndex
+from index.models import Chunk, Document, Section
+from index.store import Store
+from ingest.pipeline import run_ingest
+from search.keyword import KeywordRetriever, keyword_terms, match_expression
+from search.searcher import Searcher
+
+HOSTILE = [
+    '"unbalanced', "a\"b", "NEAR(a b)", "NEAR(expense chair, 2)", "a AND OR", "AND", "OR NOT",
+    "*", "expen*", "^expense", "(((", "())", "title:secret", "text:desk OR title:x", "{title text}:x",
+    "-desk", "+chair", "desk:", ":", "\x00\x01", "日本語の質問", "кресло стол", "مكتب", "🙂 emoji",
+    "x" * 10_000, "desk " * 3000, "", "   ", "\"\"", "''", "a'b", ";DROP TABLE chunks;--",
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = Store.open_write(tmp_path_factory.mktemp("kw") / "store.sqlite")
+    docs = [
+        ("d/1", "Expenses", "You can expense a desk and a chair for your home office."),
+        ("d/2", "Travel", "Book flights through the travel portal; title: economy class."),
+        ("d/3", "日本語", "日本語の質問 に答える"),
+        ("d/4", "NEAR and AND", "Operators near the chair are just words here."),
+    ]
+    for doc_id, title, text in docs:
+        doc = Document(id=doc_id, source="d", kind="wiki", title=title, sections=[Section(text)])
+        s.put_document(doc, [Chunk(doc_id=doc_id, position=0, text=text, title=title)])
+    yield s
+    s.close()
+
+
+def search(store: Store, q: str) -> list[int]:
+    return [c for c, _ in KeywordRetriever().retrieve(store, q, 10)]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_hostile_queries_search_safely(store, q):
+    search(store, q)  # must not raise
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_string_is_a_safe_query(store, q):
+    ids = search(store, q)
+    assert len(ids) == len(set(ids))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(['"', "(", ")", "*", "^", ":", "AND", "OR", "NOT", "NEAR", "+", "-",
+                                 "title", "desk", "{", "}", ",", " "]), max_size=40))
+def test_fts_operator_soup_is_safe(store, parts):
+    search(store, "".join(parts))
+    search(store, " ".join(parts))
+
+
+def test_operators_are_plain_words(store):
+    assert search(store, "NEAR") == [4]  # the word, not the operator
+    assert set(search(store, "chair AND travel")) == {1, 2, 4}  # OR of terms, not AND
+    assert search(store, "expen*") == []  # no prefix queries: "expen" is not a word here
+    assert set(search(store, "title:desk")) == {1, 2}  # no column filter: "title" and "desk"
+
+
+def test_stemming_and_non_latin(store):
+    assert search(store, "chairs expensed") == [1, 4]  # porter stems; two terms beat one
+    assert search(store, "日本語の質問") == [3]
+
+
+def test_terms_and_expression():
+    assert keyword_terms("The desk AND the chair!") == ["desk", "chair"]
+    assert keyword_terms("the a") == ["the", "a"]  # only stop words: keep them
+    assert match_expression('say "hi" (now)') == '"say" OR "hi" OR "now"'
+    assert match_expression("!!! ???") is None
+    assert len(keyword_terms("w" * 10_000)[0]) <= 64
+    assert len(keyword_terms(" ".join(f"w{i}" for i in range(500)))) == 64
+
+
+def test_searcher_survives_hostile_queries(settings, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    s = Searcher(LiveIndex(Home(settings.home)), fake_embedder, settings.search)
+    for q in HOSTILE:
+        res = s.search(q)
+        assert len(res.query) <= 2000
+    assert s.search("title:expenses AND desk").hits[0].doc_id == "wiki/expenses.md"
