@@ -69,3 +69,11 @@ def test_search_before_ingest_says_what_to_do(tmp_path, capsys):
     cfg.write_text(f'home = "{tmp_path / "empty"}"\n')
     assert main(["search", "x", "--config", str(cfg)]) == 3
     assert "whoknows ingest" in capsys.readouterr().err
+
+
+def test_config_before_or_after_the_verb(tmp_path, capsys):
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(f'home = "{tmp_path / "h"}"\n')
+    for argv in (["--config", str(cfg), "status", "--json"], ["status", "--json", "--config", str(cfg)]):
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["home"] == str(tmp_path / "h")

@@ -149,3 +149,26 @@ def test_experts_api_and_person_page(forum_settings, fake_embedder):
     page = BeautifulSoup(c.get("/search", params={"q": "database backup"}).text, "html.parser")
     assert page.select_one("aside.experts .expert-name").get_text() == "Bob"
     assert c.get("/people/nobody").status_code == 404
+
+
+def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
+    from pathlib import Path
+
+    from index.settings import Settings
+    from search.evaluation.experts import Evaluation, embed_posts, evaluate_experts, load_dump
+
+    dump_dir = Path(__file__).parent / "fixtures/stackexchange/cardano"
+    dump = load_dump(dump_dir)
+    assert dump.tests, "the fixture has accepted answers by someone other than the asker"
+    times = [p.t for p in dump.posts]
+    assert times == sorted(times)
+    from index.embedding import EmbeddingCache
+
+    ev = Evaluation(dump, embed_posts(dump, fake_embedder, EmbeddingCache(tmp_path / "c.sqlite")))
+    for qi, _, _ in dump.tests:  # candidates for a question are strictly earlier posts
+        assert all(i < qi for i, _ in ev.dense(qi))
+    res = evaluate_experts(dump_dir, Settings(), fake_embedder, tmp_path / "c.sqlite", progress=False)
+    assert set(res) == {"most-active answerer", "activity, 7-day half-life", "BM25 document-centric",
+                        "MiniLM document-centric", "whoknows model"}
+    for r in res.values():
+        assert r["n"] == len(dump.tests) and 0.0 <= r["mrr"] <= 1.0

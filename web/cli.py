@@ -147,6 +147,13 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    if args.eval_verb == "experts":
+        from search.evaluation.experts import evaluate_experts, table
+
+        results = evaluate_experts(Path(args.dump), settings, _embedder(settings),
+                                   Path(args.cache).expanduser(), args.sample, not args.quiet)
+        print(json.dumps(results, indent=2) if args.json else table(results))
+        return 0
     if args.eval_verb == "make-se-beir":
         from search.evaluation.se_beir import make_se_beir
 
@@ -255,7 +262,9 @@ def _ingest_flags(sp: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="config file (default: $WHOKNOWS_CONFIG or ./whoknows.toml)")
+    # SUPPRESS: a verb's --config must not reset one given before the verb (`whoknows --config X ingest`)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="config file (default: $WHOKNOWS_CONFIG or ./whoknows.toml)")
     p = argparse.ArgumentParser(prog="whoknows", description="Search your organisation's "
                                 "knowledge and find who knows.", parents=[common])
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -308,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
-    sp = verb("eval", cmd_eval, "evaluate retrieval quality on a BEIR-format data set")
+    sp = verb("eval", cmd_eval, "evaluate retrieval (BEIR) or expert finding (Stack Exchange dump)")
     ev = sp.add_subparsers(dest="eval_verb", required=True, metavar="EVAL")
     ep = ev.add_parser("retrieval", parents=[common], help="nDCG@10, recall@100, MRR@10 per method",
                        description="Index DIR's corpus into a temporary home with the configured "
@@ -327,13 +336,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "answers, without the title) is the one relevant document.")
     ep.add_argument("dump", help="dump folder with Posts.xml (or the Posts.xml file)")
     ep.add_argument("out", help="output folder")
+    ep = ev.add_parser("experts", parents=[common], help="expert finding, time-split, on a Stack Exchange dump",
+                       description="For each question whose accepted answer is by someone else, rank "
+                       "people from what was posted before it; MRR, P@1, hits@5, hits@10 of the "
+                       "accepted answerer for the configured model and baselines.")
+    ep.add_argument("dump", help="dump folder (Posts.xml, Users.xml optional)")
+    ep.add_argument("--sample", type=int, default=0, help="a seeded sample of N questions (default all)")
+    ep.add_argument("--json", action="store_true", help="print JSON")
+    ep.add_argument("--quiet", action="store_true", help="no progress bars")
+    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
+                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "config", None))
         return int(args.fn(settings, args))
     except ConfigError as e:
         print(f"whoknows: config error: {e}", file=sys.stderr)

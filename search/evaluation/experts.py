@@ -30,8 +30,8 @@ from index.people import PeopleResolver
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 
-from .experts import Passage, activity, combine, decay, query_tags, tag_profile, topical
-from .snippets import query_terms
+from ..experts import Passage, activity, combine, decay, query_tags, tag_profile, topical
+from ..snippets import query_terms
 
 
 @dataclass
@@ -259,3 +259,26 @@ def grid(base: ExpertSettings, **axes: list[float]) -> list[ExpertSettings]:
     for name, values in axes.items():
         out = [replace(p, **{name: v}) for p in out for v in values]  # type: ignore[arg-type]
     return out
+
+
+def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
+                     sample: int = 0, progress: bool = True) -> dict[str, dict[str, float]]:
+    """The whole protocol: load, embed (cached), baselines and the configured model."""
+    dump = load_dump(folder)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    store = EmbeddingCache(cache)
+    try:
+        vectors = embed_posts(dump, embedder, store)
+    finally:
+        store.close()
+    ev = Evaluation(dump, vectors, settings.experts.candidates)
+    return ev.run(standard_methods(ev, settings.experts), sample=sample, progress=progress)
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    n = int(next(iter(results.values()))["n"]) if results else 0
+    lines = [f"{n} questions (accepted answer by someone other than the asker; only earlier posts)",
+             f"{'method':30} {'MRR':>6} {'P@1':>6} {'hits@5':>7} {'hits@10':>8}"]
+    for name, r in results.items():
+        lines.append(f"{name:30} {r['mrr']:6.3f} {r['p@1']:6.3f} {r['hits@5']:7.3f} {r['hits@10']:8.3f}")
+    return "\n".join(lines)
