@@ -59,6 +59,7 @@ class ContributionRow:
     at: datetime | None
     section: int | None
     score: int | None
+    visible_to: list[str] = field(default_factory=lambda: ["everyone"])
 
 
 @dataclass
@@ -343,10 +344,12 @@ class Store:
             part = values[start : start + 500]
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                "SELECT doc_id, person_id, role, weight, at, section, score FROM contributions "
-                f"WHERE {column} IN ({marks})", part,
+                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to "
+                f"FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
+                part,
             ):
-                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6]))
+                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
+                                           json.loads(r[7])))
         return out
 
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
@@ -401,6 +404,14 @@ class Store:
             (f"%{esc}%", f"{esc}%", limit),
         )
         return [(r[0], json.loads(r[1])) for r in rows]
+
+    def count_visible(self, groups: tuple[str, ...] | None) -> int:
+        """Documents visible to any of ``groups`` (None: all documents)."""
+        if groups is None:
+            return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        wanted = set(groups)
+        return sum(1 for (v,) in self.db.execute("SELECT visible_to FROM documents")
+                   if wanted & set(json.loads(v)))
 
     def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
         if not ids:

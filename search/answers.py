@@ -25,6 +25,7 @@ from index.store import ChunkHit
 
 from .experts import Expert
 from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_citations
+from .permissions import LOCAL, Viewer
 from .searcher import MAX_QUERY_CHARS, Searcher
 from .snippets import _stem_prefix, query_terms
 
@@ -111,10 +112,11 @@ class Answerer:
         self.gaps = gaps
         self.llm = llm
 
-    def ask(self, question: str) -> Answer:
-        """The extractive (or, when configured and valid, generated) answer."""
+    def ask(self, question: str, viewer: Viewer = LOCAL) -> Answer:
+        """The extractive (or, when configured and valid, generated) answer, from what
+        ``viewer`` may see."""
         t0 = time.perf_counter()
-        ans, passages = self._extract(question)
+        ans, passages = self._extract(question, viewer)
         if self.llm and passages and ans.asked_before is None:
             try:
                 text = self.llm.complete(build_messages(ans.question, _prompt(passages)))
@@ -125,9 +127,9 @@ class Answerer:
         ans.took_ms = (time.perf_counter() - t0) * 1000
         return ans
 
-    def ask_stream(self, question: str) -> Iterator[tuple[str, Any]]:
+    def ask_stream(self, question: str, viewer: Viewer = LOCAL) -> Iterator[tuple[str, Any]]:
         """Events for a streaming page: ("token", text)… then ("answer", Answer)."""
-        ans, passages = self._extract(question)
+        ans, passages = self._extract(question, viewer)
         if self.llm and passages and ans.asked_before is None:
             text = ""
             try:
@@ -146,14 +148,15 @@ class Answerer:
                          for n in cited]
         ans.answer, ans.generated, ans.confident = text.strip(), True, True
 
-    def _extract(self, question: str) -> tuple[Answer, list[tuple[ChunkHit, float]]]:
+    def _extract(self, question: str, viewer: Viewer) -> tuple[Answer, list[tuple[ChunkHit, float]]]:
         question = " ".join(question.split())[:MAX_QUERY_CHARS]
         ans = Answer(question=question)
         if not question:
             return ans, []
         reader = self.searcher.index.get()
-        cands = self.searcher.candidates(reader, question, max(60, self.settings.passages * 4))
-        ans.experts = self.searcher._experts(reader, cands, question)
+        cands = self.searcher.candidates(reader, question, max(60, self.settings.passages * 4),
+                                         viewer.restrict())
+        ans.experts = self.searcher._experts(reader, cands, question, viewer=viewer)
         passages = _diverse(cands, self.settings.passages)
         if not passages:
             return ans, []

@@ -21,6 +21,7 @@ from index.people import PeopleResolver
 from index.settings import ExpertSettings
 from index.store import ChunkHit, ContributionRow, PersonRow, Store
 
+from .permissions import LOCAL, Viewer
 from .snippets import make_snippet
 
 ROLE_LABELS = {
@@ -178,14 +179,17 @@ class ExpertFinder:
         return person.id in self._excluded_ids or person.name.strip().lower() in self._excluded_names
 
     def find(self, store: Store, passages: list[Passage], query: str, k: int | None = None,
-             now: datetime | None = None) -> list[Expert]:
+             now: datetime | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
+        """Experts from ``passages`` (already limited to what ``viewer`` may see); a person's
+        activity counts only contributions to documents the viewer may see."""
         p = self.settings
         now = now or datetime.now(UTC)
         doc_ids = list(dict.fromkeys(x.doc_id for x in passages))
-        top, why = topical(passages, store.contributions_to(doc_ids), p, now)
+        visible = [c for c in store.contributions_to(doc_ids) if viewer.can_see(c.visible_to)]
+        top, why = topical(passages, visible, p, now)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
-        act = activity(store.contributions_of(list(top)), p, now)
+        act = activity([c for c in store.contributions_of(list(top)) if viewer.can_see(c.visible_to)], p, now)
         chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
         best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)
                       if x.chunk is not None}

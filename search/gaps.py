@@ -8,6 +8,7 @@ from typing import Any
 from index.gaps import Gap, GapLog
 
 from .experts import Expert
+from .permissions import LOCAL, Viewer
 from .searcher import Searcher
 
 
@@ -22,5 +23,6 @@ class GapReport:
                 "last_seen": g.last_seen, "experts": [e.to_json() for e in self.experts]}
 
 
-def gap_report(gaps: GapLog, searcher: Searcher, limit: int = 50, experts: int = 3) -> list[GapReport]:
-    return [GapReport(g, searcher.experts(g.query, experts)) for g in gaps.top(limit)]
+def gap_report(gaps: GapLog, searcher: Searcher, limit: int = 50, experts: int = 3,
+               viewer: Viewer = LOCAL) -> list[GapReport]:
+    return [GapReport(g, searcher.experts(g.query, experts, viewer)) for g in gaps.top(limit)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from index.filters import ChunkFilter
 from index.models import EVERYONE
 
 
@@ -20,6 +21,13 @@ class Viewer:
             return True
         allowed = set(visible_to)
         return EVERYONE in allowed or bool(allowed & self.groups)
+
+    def restrict(self, flt: ChunkFilter | None = None) -> ChunkFilter:
+        """``flt`` limited to what this viewer may see (inside retrieval, not afterwards)."""
+        flt = flt or ChunkFilter()
+        if self.sees_all:
+            return flt
+        return replace(flt, groups=tuple(sorted(self.groups | {EVERYONE})))
 
     @property
     def key(self) -> str:

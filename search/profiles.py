@@ -10,6 +10,8 @@ from typing import Any
 
 from index.store import Store, parse_time
 
+from .permissions import LOCAL, Viewer
+
 HOW_INFERRED = (
     "whoknows suggests people from what they have written: pages they authored or edited "
     "(weighted by how much of the page is theirs), forum answers (accepted answers count "
@@ -51,17 +53,23 @@ class PersonProfile:
                 "recent": [c(x) for x in self.recent], "how_inferred": self.how_inferred}
 
 
-def person_profile(store: Store, person_id: str, limit: int = 10) -> PersonProfile | None:
+def person_profile(store: Store, person_id: str, viewer: Viewer = LOCAL, limit: int = 10
+                   ) -> PersonProfile | None:
+    """A person's page from the contributions ``viewer`` may see; None when there are none
+    (so a person known only from restricted documents is not revealed)."""
     row = store.db.execute("SELECT id, name, profile_url FROM people WHERE id = ?",
                            (person_id,)).fetchone()
     if row is None:
         return None
     prof = PersonProfile(row["id"], row["name"], row["profile_url"])
     rows = store.db.execute(
-        "SELECT c.role, c.weight, c.at, d.id AS doc_id, d.title, d.url, d.source, d.tags "
+        "SELECT c.role, c.weight, c.at, d.id AS doc_id, d.title, d.url, d.source, d.tags, d.visible_to "
         "FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.person_id = ?",
         (person_id,),
     ).fetchall()
+    rows = [r for r in rows if viewer.can_see(json.loads(r["visible_to"]))]
+    if not rows:
+        return None
     roles: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     tags: Counter[str] = Counter()

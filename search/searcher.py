@@ -28,6 +28,7 @@ from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
+from .permissions import LOCAL, Viewer
 from .rescoring import SecondStage
 from .results import Author, Hit, SearchResults
 from .snippets import highlight, make_snippet
@@ -116,7 +117,9 @@ class Searcher:
     # ---- results ---------------------------------------------------------------------
 
     def search(self, query: str, k: int | None = None, page: int = 1, with_experts: bool = False,
-               flt: ChunkFilter | None = None) -> SearchResults:
+               flt: ChunkFilter | None = None, viewer: Viewer = LOCAL) -> SearchResults:
+        """Results for ``query``; pass ``flt`` already restricted to ``viewer`` (Viewer.restrict)."""
+        flt = viewer.restrict(flt)
         t0 = time.perf_counter()
         query = clean_query(query)
         k = max(1, min(k or self.settings.k, 100))
@@ -132,34 +135,35 @@ class Searcher:
             extra = [c for c, _ in ranking.dense_hits if c not in ranking.chunks]
             chunks = {**ranking.chunks, **ranking.reader.store.chunks_by_ids(extra)}
             cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
-            results.experts = self._experts(ranking.reader, cands, query)
+            results.experts = self._experts(ranking.reader, cands, query, viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
 
     # ---- dense passages for answers and experts (cosine scores, no fusion) ---------------
 
-    def candidates(self, reader: IndexReader, query: str, n: int) -> list[tuple[ChunkHit, float]]:
-        """The ``n`` chunks most similar to a query (cosine), best first."""
+    def candidates(self, reader: IndexReader, query: str, n: int, flt: ChunkFilter | None = None
+                   ) -> list[tuple[ChunkHit, float]]:
+        """The ``n`` chunks most similar to a query (cosine), best first, passing ``flt``."""
         qv = self.embedder.encode([query])[0]
-        found = self.dense.retrieve(reader.vectors, qv, n)
+        found = self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
         chunks = reader.store.chunks_by_ids([c for c, _ in found])
         return [(chunks[c], s) for c, s in found if c in chunks]
 
-    def experts(self, query: str, k: int | None = None) -> list[Expert]:
-        """People who know about ``query``, with receipts."""
+    def experts(self, query: str, k: int | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
+        """People who know about ``query``, with receipts, from what ``viewer`` may see."""
         query = clean_query(query)
         if not query or self.expert_finder is None:
             return []
         reader = self.index.get()
-        cands = self.candidates(reader, query, self.expert_finder.settings.candidates)
-        return self._experts(reader, cands, query, k)
+        cands = self.candidates(reader, query, self.expert_finder.settings.candidates, viewer.restrict())
+        return self._experts(reader, cands, query, k, viewer)
 
     def _experts(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], query: str,
-                 k: int | None = None) -> list[Expert]:
+                 k: int | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
         if self.expert_finder is None:
             return []
-        passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands]
-        return self.expert_finder.find(reader.store, passages, query, k)
+        passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands if viewer.can_see(ch.visible_to)]
+        return self.expert_finder.find(reader.store, passages, query, k, viewer=viewer)
 
     def _fill(self, results: SearchResults, ranking: Ranking, query: str, k: int, page: int) -> None:
         cands = ranking.candidates
@@ -181,12 +185,18 @@ class Searcher:
                 updated_at=ch.updated_at, heading=ch.heading,
             ))
 
-    def similar(self, doc_id: str, k: int | None = None, flt: ChunkFilter | None = None
-                ) -> SearchResults:
-        """Documents closest to ``doc_id``: its mean chunk vector against all chunks."""
+    def similar(self, doc_id: str, k: int | None = None, flt: ChunkFilter | None = None,
+                viewer: Viewer = LOCAL) -> SearchResults:
+        """Documents closest to ``doc_id``: its mean chunk vector against all chunks. A document
+        the viewer may not see has no neighbours (its existence is not revealed)."""
         t0 = time.perf_counter()
         k = max(1, min(k or self.settings.k, 100))
         reader = self.index.get()
+        flt = viewer.restrict(flt)
+        if not viewer.sees_all:
+            doc = reader.store.document(doc_id)
+            if doc is None or not viewer.can_see(doc.visible_to):
+                return SearchResults(query="", took_ms=0.0, filters=flt)
         base = flt or ChunkFilter()
         flt = ChunkFilter(**{**base.__dict__, "exclude_docs": (*base.exclude_docs, doc_id)})
         results = SearchResults(query="", took_ms=0.0, filters=base)

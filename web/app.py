@@ -26,7 +26,7 @@ from search.status import index_status
 
 from . import browser
 from .auth import Authenticator
-from .deps import HERE, AnswererDep, FilterDep, K, Page, Q, SearcherDep, templates
+from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
 from .security import SecurityHeaders
 
@@ -74,78 +74,82 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
-    def search_page(request: Request, s: SearcherDep, flt: FilterDep, q: Q = "", page: Page = 1,
-                    like: Annotated[str, Query(max_length=1000)] = "") -> Any:
+    def search_page(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q = "",
+                    page: Page = 1, like: Annotated[str, Query(max_length=1000)] = "") -> Any:
         results: SearchResults | None = None
         if like:
-            results = s.similar(like, flt=flt)
+            results = s.similar(like, flt=flt, viewer=viewer)
         elif q.strip():
-            results = s.search(q, page=page, with_experts=True, flt=flt)
+            results = s.search(q, page=page, with_experts=True, flt=flt, viewer=viewer)
         if results is not None and not like and not results.hits and page == 1 and flt.is_empty:
             gaps.record(q, NO_RESULTS)
         ctx = SearchPage(query=q, results=results, filters=flt, like=like,
-                         doc_count=s.index.get().store.counts()["documents"])
+                         doc_count=s.index.get().store.count_visible(viewer.restrict().groups))
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
-    def api_search(s: SearcherDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
-        return s.search(q, k=k, page=page, with_experts=True, flt=flt).to_json()
+    def api_search(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1
+                   ) -> dict[str, Any]:
+        return s.search(q, k=k, page=page, with_experts=True, flt=flt, viewer=viewer).to_json()
 
     @app.get("/api/similar", summary="More like this: documents closest to a document")
-    def api_similar(s: SearcherDep, flt: FilterDep, doc_id: Annotated[str, Query(max_length=1000)],
-                    k: K = 10) -> dict[str, Any]:
-        return s.similar(doc_id, k=k, flt=flt).to_json()
+    def api_similar(s: SearcherDep, viewer: ViewerDep, flt: FilterDep,
+                    doc_id: Annotated[str, Query(max_length=1000)], k: K = 10) -> dict[str, Any]:
+        return s.similar(doc_id, k=k, flt=flt, viewer=viewer).to_json()
 
     @app.get("/api/experts", summary="People who know about a query, with receipts")
-    def api_experts(s: SearcherDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
-        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k)]}
+    def api_experts(s: SearcherDep, viewer: ViewerDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5
+                    ) -> dict[str, Any]:
+        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer)]}
 
     @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
-    def api_person(s: SearcherDep, person_id: str) -> dict[str, Any]:
-        prof = person_profile(s.index.get().store, person_id)
+    def api_person(s: SearcherDep, viewer: ViewerDep, person_id: str) -> dict[str, Any]:
+        prof = person_profile(s.index.get().store, person_id, viewer)
         if prof is None:
             raise HTTPException(404, "no such person")
         return prof.to_json()
 
     @app.get("/people/{person_id}", response_class=HTMLResponse, summary="A person's page (HTML)")
-    def person_page(request: Request, s: SearcherDep, person_id: str) -> Any:
-        prof = person_profile(s.index.get().store, person_id)
+    def person_page(request: Request, s: SearcherDep, viewer: ViewerDep, person_id: str) -> Any:
+        prof = person_profile(s.index.get().store, person_id, viewer)
         if prof is None:
             raise HTTPException(404, "no such person")
         return templates.TemplateResponse(request, "person.html", {"page": PersonPage(prof)})
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
-    def api_status() -> dict[str, Any]:
+    def api_status(admin: AdminDep) -> dict[str, Any]:
         return index_status(settings).to_json()
 
     @app.get("/ask", response_class=HTMLResponse, summary="Ask page: an answer with citations (HTML)")
-    def ask_page(request: Request, a: AnswererDep, q: Q = "") -> Any:
-        answer = a.ask(q) if q.strip() else None
+    def ask_page(request: Request, a: AnswererDep, viewer: ViewerDep, q: Q = "") -> Any:
+        answer = a.ask(q, viewer) if q.strip() else None
         ctx = AskPage(query=q, answer=answer, streaming=llm is not None)
         return templates.TemplateResponse(request, "ask.html", {"page": ctx})
 
     @app.get("/api/ask", summary="Answer a question with citations, 'asked before' and who to ask")
-    def api_ask(a: AnswererDep, q: Q) -> dict[str, Any]:
-        return a.ask(q).to_json()
+    def api_ask(a: AnswererDep, viewer: ViewerDep, q: Q) -> dict[str, Any]:
+        return a.ask(q, viewer).to_json()
 
     @app.get("/api/ask/stream", summary="The answer as server-sent events: token events, then the answer")
-    def api_ask_stream(a: AnswererDep, q: Q) -> StreamingResponse:
+    def api_ask_stream(a: AnswererDep, viewer: ViewerDep, q: Q) -> StreamingResponse:
         def events() -> Any:
-            for kind, value in a.ask_stream(q):
+            for kind, value in a.ask_stream(q, viewer):
                 data = value if kind == "token" else value.to_json()
                 yield f"event: {kind}\ndata: {json.dumps(data)}\n\n"
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/api/gaps", summary="Knowledge gaps: unanswered queries with who could answer them")
-    def api_gaps(s: SearcherDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit)]}
+    def api_gaps(s: SearcherDep, admin: AdminDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+                 ) -> dict[str, Any]:
+        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit, viewer=admin)]}
 
     @app.get("/admin/gaps", response_class=HTMLResponse, summary="Knowledge gaps page (HTML)")
-    def gaps_page(request: Request, s: SearcherDep) -> Any:
-        return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(gap_report(gaps, s))})
+    def gaps_page(request: Request, s: SearcherDep, admin: AdminDep) -> Any:
+        report = gap_report(gaps, s, viewer=admin)
+        return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(report)})
 
     @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
-    def admin_page(request: Request) -> Any:
+    def admin_page(request: Request, admin: AdminDep) -> Any:
         return templates.TemplateResponse(request, "status.html",
                                           {"page": StatusPage(index_status(settings))})
 

@@ -41,7 +41,7 @@ def bookmarklet_page(request: Request, settings: SettingsDep) -> Any:
 
 @router.get("/popup", response_class=HTMLResponse, summary="Compact results and people for the bookmarklet")
 def popup(request: Request, s: SearcherDep, viewer: ViewerDep, q: Q = "") -> Any:
-    results = s.search(q, k=5, with_experts=True) if q.strip() else None
+    results = s.search(q, k=5, with_experts=True, viewer=viewer) if q.strip() else None
     return templates.TemplateResponse(request, "popup.html", {"page": SearchPage(query=q, results=results)})
 
 

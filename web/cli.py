@@ -59,8 +59,24 @@ def _searcher(settings: Settings) -> Any:
                     ExpertFinder(settings.experts, settings.people))
 
 
+def _viewer(settings: Settings, args: argparse.Namespace) -> Any:
+    """Everything for the local user; with --as USER, what USER's newest token may see."""
+    from search.permissions import LOCAL, Viewer
+
+    user = getattr(args, "as_user", None)
+    if not user:
+        return LOCAL
+    from index.tokens import TokenStore
+
+    owners = [t for t in TokenStore(settings.home / "state.sqlite").list() if t.user == user and not t.revoked]
+    if not owners:
+        raise SystemExit(f"whoknows: no active token for user {user!r} (whoknows token create --user ...)")
+    groups = frozenset(owners[-1].groups)
+    return Viewer(user, groups, admin=settings.auth.admin_group in groups)
+
+
 def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
-    experts = _searcher(settings).experts(args.query, k=args.k)
+    experts = _searcher(settings).experts(args.query, k=args.k, viewer=_viewer(settings, args))
     if args.json:
         print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
                          indent=2, ensure_ascii=False))
@@ -85,7 +101,7 @@ def _answerer(settings: Settings) -> Any:
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    ans = _answerer(settings).ask(args.question)
+    ans = _answerer(settings).ask(args.question, _viewer(settings, args))
     if args.json:
         print(json.dumps(ans.to_json(), indent=2, ensure_ascii=False))
         return 0
@@ -129,10 +145,11 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         print("whoknows search: give a query, or --like DOC_ID", file=sys.stderr)
         return 2
     searcher = _searcher(settings)
+    viewer = _viewer(settings, args)
     if args.like:
-        results = searcher.similar(args.like, k=args.k, flt=_filter(args))
+        results = searcher.similar(args.like, k=args.k, flt=_filter(args), viewer=viewer)
     else:
-        results = searcher.search(args.query, k=args.k, page=args.page, flt=_filter(args))
+        results = searcher.search(args.query, k=args.k, page=args.page, flt=_filter(args), viewer=viewer)
     if args.json:
         print(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
         return 0
@@ -293,13 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(f"--{flag}", action="append", help=f"only this {what} (repeatable)")
     sp.add_argument("--since", type=date.fromisoformat, help="updated on or after YYYY-MM-DD")
     sp.add_argument("--until", type=date.fromisoformat, help="updated on or before YYYY-MM-DD")
+    sp.add_argument("--as", dest="as_user", metavar="USER",
+                    help="see only what USER may see (groups of their newest token)")
     sp = verb("experts", cmd_experts, "who knows about a topic, with the receipts")
     sp.add_argument("query")
     sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/experts")
+    sp.add_argument("--as", dest="as_user", metavar="USER",
+                    help="see only what USER may see (groups of their newest token)")
     sp = verb("ask", cmd_ask, "answer a question with citations, or say who to ask")
     sp.add_argument("question")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/ask")
+    sp.add_argument("--as", dest="as_user", metavar="USER",
+                    help="see only what USER may see (groups of their newest token)")
     sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
     sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")

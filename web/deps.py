@@ -57,11 +57,13 @@ K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
 Many = Annotated[list[str] | None, Query(max_length=200)]
 
 
-def get_filter(source: Many = None, kind: Many = None, author: Many = None, tag: Many = None,
-               since: date | None = None, until: date | None = None) -> ChunkFilter:
-    """Filters from the query string; a list parameter may repeat (any of its values)."""
-    return ChunkFilter.build(sources=source, kinds=kind, authors=author, tags=tag,
-                             since=since, until=until)
+def get_filter(viewer: Annotated[Viewer, Depends(get_viewer)], source: Many = None, kind: Many = None,
+               author: Many = None, tag: Many = None, since: date | None = None,
+               until: date | None = None) -> ChunkFilter:
+    """Filters from the query string (a list parameter may repeat: any of its values), limited
+    to what the viewer may see."""
+    return viewer.restrict(ChunkFilter.build(sources=source, kinds=kind, authors=author, tags=tag,
+                                             since=since, until=until))
 
 
 FilterDep = Annotated[ChunkFilter, Depends(get_filter)]
