@@ -23,6 +23,7 @@ from index.runs import RunLog, RunRecord, SourceRun, now_iso
 from index.settings import Settings, SourceSettings
 
 from .chunking import Chunker
+from .overlap import ChunkedDocuments
 from .sources import make_source
 
 ProgressFn = Callable[[dict], None]
@@ -39,7 +40,7 @@ class IngestOptions:
     max_delete_share: float = 0.5
     full: bool = False  # rebuild from scratch into a new generation
     progress: bool = False  # a progress bar on stderr
-    embed_batch: int = 256  # chunks gathered before encoding
+    embed_batch: int = 512  # chunks gathered before encoding (sorted by length within)
 
 
 @dataclass
@@ -79,8 +80,10 @@ class Ingest:
         failures: list[Failure] = []
         pending = _Pending()
         store.begin()
+        reader: ChunkedDocuments | None = None
         try:
-            for item in make_source(cfg, self.settings).iter_documents():
+            reader = ChunkedDocuments(make_source(cfg, self.settings), self.resolver, self.chunker, old)
+            for item, chunks in reader:
                 self._tick(cfg.name, sr)
                 if isinstance(item, Failure):
                     failures.append(item)
@@ -89,11 +92,10 @@ class Ingest:
                     failures.append(Failure(cfg.name, item.id, "duplicate document id"))
                     continue
                 seen.add(item.id)
-                self._resolve_people(item)
-                if old.get(item.id) == item.content_hash():
+                if chunks is None:
                     sr.unchanged += 1
                     continue
-                pending.docs.append((item, self.chunker.chunk(item), item.id in old))
+                pending.docs.append((item, chunks, item.id in old))
                 if pending.n_chunks >= self.opts.embed_batch:
                     self._flush(pending, sr, failures)
             self._flush(pending, sr, failures)
@@ -112,6 +114,8 @@ class Ingest:
             store.set_failures(cfg.name, failures)
             store.commit()
         except Exception as e:
+            if reader is not None:
+                reader.close()
             store.db.execute("ROLLBACK")
             sr = SourceRun(error=f"{type(e).__name__}: {e}", failed=len(failures))
             sr.seconds = round(time.monotonic() - t0, 3)
@@ -121,14 +125,6 @@ class Ingest:
             self.writer.vectors.add(np.concatenate(pending.add_ids), np.vstack(pending.add_vecs))
         sr.seconds = round(time.monotonic() - t0, 3)
         return sr
-
-    def _resolve_people(self, doc: Document) -> None:
-        for c in doc.contributions:
-            self.resolver.resolve(c.person)
-            c.doc_id = doc.id
-        for s in doc.sections:
-            if s.author is not None:
-                self.resolver.resolve(s.author)
 
     def _flush(self, pending: _Pending, sr: SourceRun, failures: list[Failure]) -> None:
         if not pending.docs:
@@ -210,6 +206,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             if not opts.only:
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
+            writer.fit_vectors(settings.vectors, cache)
             ingest.bar.close()
             record.generation = writer.name
             home.publish(writer)
