@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -66,7 +67,8 @@ class SentenceTransformerEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+        self.threads = settings.threads or os.cpu_count() or 1
+        torch.set_num_threads(self.threads)
         path, _ = model_name(settings)
         self.model_id = model_id_for(settings)
         self.batch_size = settings.batch_size
@@ -77,6 +79,10 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype="float32")
+        import torch
+
+        if torch.get_num_threads() != self.threads:  # the thread count is process-wide in torch
+            torch.set_num_threads(self.threads)
         vecs = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
@@ -115,6 +121,13 @@ def load_embedder(settings: EmbeddingSettings) -> Embedder:
     if key not in _LOADED:
         _LOADED[key] = factory(settings)
     return _LOADED[key]
+
+
+def load_query_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The encoder for search queries: ``query_threads`` threads, so one query does not wait
+    for every core (and, on a busy machine, for cores it cannot get) and concurrent requests
+    run side by side."""
+    return load_embedder(replace(settings, threads=settings.query_threads))
 
 
 class EmbeddingCache:

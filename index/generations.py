@@ -92,7 +92,7 @@ class GenerationWriter:
         found = cache.get_many(self.model_id, list(hashes.values()))
         out = np.zeros((len(ids), self.vectors.dim), dtype="float32")
         missing: list[int] = []
-        for row, (cid, h) in enumerate(hashes.items()):
+        for row, h in enumerate(hashes.values()):
             v = found.get(h)
             if v is None:
                 missing.append(row)

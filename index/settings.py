@@ -62,7 +62,11 @@ class EmbeddingSettings:
         "everything into a new generation.",
     )
     batch_size: int = _f(32, "Chunks encoded per batch (texts are sorted by length first).")
-    threads: int = _f(0, "Encoder threads (torch or ONNX Runtime); 0 = all cores.")
+    threads: int = _f(0, "Encoder threads (torch or ONNX Runtime) for ingest; 0 = all cores.")
+    query_threads: int = _f(
+        1, "Encoder threads per search query (serve, search); 1 lets concurrent requests use "
+        "separate cores; 0 = all cores.",
+    )
     cache_dir: str = _f(
         "", "Folder for the locally exported ONNX models; empty = ~/.cache/whoknows/models "
         "(or $XDG_CACHE_HOME/whoknows/models).",

@@ -17,7 +17,7 @@ import numpy as np
 from .settings import VectorSettings
 
 NPROBE_STEPS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-TRAIN_PER_LIST = 32  # k-means training points per list (faiss warns below 39; 32 tested fine)
+TRAIN_PER_LIST = 40  # k-means training points per list (faiss asks for at least 39)
 PROBES = 200  # query-like probes for tuning nprobe
 PROBE_NOISE = 0.9  # noise norm relative to the vector: a probe's cosine to its source is ~0.7
 
@@ -26,6 +26,11 @@ def lists_for(n: int) -> int:
     """About 2*sqrt(n) lists, a power of two, at least 16."""
     target = 2 * math.sqrt(max(n, 1))
     return max(16, 2 ** round(math.log2(target)))
+
+
+def planned_lists(n: int, settings: VectorSettings) -> int:
+    """Lists for ``n`` vectors: configured or automatic, never more than training allows."""
+    return min(settings.ivf_lists or lists_for(n), max(1, n // TRAIN_PER_LIST))
 
 
 class IvfSq8Vectors:
@@ -44,7 +49,7 @@ class IvfSq8Vectors:
               seed: int = 0) -> IvfSq8Vectors:
         vectors = np.ascontiguousarray(vectors, dtype="float32")
         n, dim = vectors.shape
-        nlist = settings.ivf_lists or lists_for(n)
+        nlist = planned_lists(n, settings)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
@@ -75,7 +80,7 @@ class IvfSq8Vectors:
 
     def outgrown(self, n: int, settings: VectorSettings) -> bool:
         """Lists trained for a corpus a quarter of this size or less: retrain."""
-        return not settings.ivf_lists and lists_for(n) >= 2 * self.index.nlist
+        return planned_lists(n, settings) >= 2 * self.index.nlist
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -94,20 +99,21 @@ class IvfSq8Vectors:
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """Decoded (8-bit, so approximate) vectors."""
-        self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        self.index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         out = np.zeros((len(ids), self.dim), dtype="float32")
         for row, i in enumerate(ids):
             out[row] = self.index.reconstruct(int(i))
         return out
 
     def save(self, path: Path) -> None:
-        self.index.set_direct_map_type(faiss.DirectMap.NoMap)
+        self.index.set_direct_map_type(faiss.DirectMap.NoMap)  # type: ignore[attr-defined]
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self.index, str(tmp))
         tmp.replace(path)
 
     def ids(self) -> set[int]:
         lists = self.index.invlists
+        assert lists is not None
         out: set[int] = set()
         for li in range(self.index.nlist):
             size = lists.list_size(li)

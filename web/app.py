@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from index.embedding import Embedder, load_embedder
+from index.embedding import Embedder, load_query_embedder
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.searcher import MAX_QUERY_CHARS, Searcher
@@ -37,7 +37,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
-    searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search)
+    searcher = Searcher(live, embedder or load_query_embedder(settings.embedding), settings.search)
     app.state.settings = settings
     app.state.searcher = searcher
 

@@ -17,10 +17,10 @@ os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _embedder(settings: Settings) -> Any:
-    from index.embedding import load_embedder
+def _embedder(settings: Settings, query: bool = False) -> Any:
+    from index.embedding import load_embedder, load_query_embedder
 
-    return load_embedder(settings.embedding)
+    return load_query_embedder(settings.embedding) if query else load_embedder(settings.embedding)
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,7 +45,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from index.generations import Home, LiveIndex
     from search.searcher import Searcher
 
-    searcher = Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search)
+    searcher = Searcher(LiveIndex(Home(settings.home)), _embedder(settings, query=True), settings.search)
     results = searcher.search(args.query, k=args.k, page=args.page)
     if args.json:
         print(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
