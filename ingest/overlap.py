@@ -1,26 +1,26 @@
 """Reading and chunking a source ahead of the encoder.
 
-A producer thread walks the source, resolves people, hashes each document and chunks the
-changed ones, handing ``(document, chunks)`` through a bounded queue to the ingest loop,
-which spends its time in the encoder. Encoders (PyTorch, ONNX Runtime) release the GIL while
-they compute, so parsing and chunking overlap with embedding instead of adding to it.
+A producer thread walks the source and prepares each document (people resolved, unchanged
+ones recognised, changed ones chunked), handing ``(item, chunks)`` through a bounded queue
+to the ingest loop, which spends its time in the encoder. Encoders (PyTorch, ONNX Runtime)
+release the GIL while they compute, so reading and chunking overlap with embedding instead
+of adding to it.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from index.models import Chunk, Document, Failure
-from index.people import PeopleResolver
+from index.models import Chunk, Document
 
-from .chunking import Chunker
 from .sources import Source
 
-# unchanged documents come through with chunks=None (they are not chunked)
-Item = tuple[Document, list[Chunk] | None] | tuple[Failure, None]
+# chunks for a changed document; None for an unchanged one
+Prepare = Callable[[Document], list[Chunk] | None]
 
 
 @dataclass
@@ -31,26 +31,16 @@ class _Raised:
 _END = object()
 
 
-def resolve_people(doc: Document, resolver: PeopleResolver) -> None:
-    for c in doc.contributions:
-        resolver.resolve(c.person)
-        c.doc_id = doc.id
-    for s in doc.sections:
-        if s.author is not None:
-            resolver.resolve(s.author)
-
-
 class ChunkedDocuments:
-    """Iterate a source's items, read and chunked in a background thread.
+    """Iterate ``(item, chunks)`` for a source's items, prepared in a background thread.
 
-    ``old`` maps document ids to their stored content hashes; documents with the same hash
-    are yielded unchunked. An exception in the source is re-raised by the iterator.
-    Call ``close()`` when abandoning the iteration early.
+    Documents go through ``prepare``; other items (failures, "unchanged" notes) come through
+    with ``chunks=None``. An exception in the source or in ``prepare`` is re-raised by the
+    iterator. Call ``close()`` when abandoning the iteration early.
     """
 
-    def __init__(self, source: Source, resolver: PeopleResolver, chunker: Chunker,
-                 old: dict[str, str], depth: int = 64):
-        self._source, self._resolver, self._chunker, self._old = source, resolver, chunker, old
+    def __init__(self, source: Source, prepare: Prepare, depth: int = 64):
+        self._source, self._prepare = source, prepare
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="chunker", daemon=True)
@@ -59,13 +49,8 @@ class ChunkedDocuments:
     def _produce(self) -> None:
         try:
             for item in self._source.iter_documents():
-                if isinstance(item, Failure):
-                    out: Item = (item, None)
-                else:
-                    resolve_people(item, self._resolver)
-                    unchanged = self._old.get(item.id) == item.content_hash()
-                    out = (item, None if unchanged else self._chunker.chunk(item))
-                if not self._put(out):
+                chunks = self._prepare(item) if isinstance(item, Document) else None
+                if not self._put((item, chunks)):
                     return
         except BaseException as e:  # handed to the consumer, which re-raises it
             self._put(_Raised(e))
@@ -81,7 +66,7 @@ class ChunkedDocuments:
                 continue
         return False
 
-    def __iter__(self) -> Iterator[Item]:
+    def __iter__(self) -> Iterator[tuple[Any, list[Chunk] | None]]:
         while True:
             obj = self._queue.get()
             if obj is _END:

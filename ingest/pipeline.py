@@ -82,7 +82,7 @@ class Ingest:
         store.begin()
         reader: ChunkedDocuments | None = None
         try:
-            reader = ChunkedDocuments(make_source(cfg, self.settings), self.resolver, self.chunker, old)
+            reader = ChunkedDocuments(make_source(cfg, self.settings), lambda d: self._prepare(d, old))
             for item, chunks in reader:
                 self._tick(cfg.name, sr)
                 if isinstance(item, Failure):
@@ -125,6 +125,21 @@ class Ingest:
             self.writer.vectors.add(np.concatenate(pending.add_ids), np.vstack(pending.add_vecs))
         sr.seconds = round(time.monotonic() - t0, 3)
         return sr
+
+    def _prepare(self, doc: Document, old: dict[str, str]) -> list[Chunk] | None:
+        """Runs in the reader thread: people resolved, then chunks (None when unchanged)."""
+        self._resolve_people(doc)
+        if old.get(doc.id) == doc.content_hash():
+            return None
+        return self.chunker.chunk(doc)
+
+    def _resolve_people(self, doc: Document) -> None:
+        for c in doc.contributions:
+            self.resolver.resolve(c.person)
+            c.doc_id = doc.id
+        for s in doc.sections:
+            if s.author is not None:
+                self.resolver.resolve(s.author)
 
     def _flush(self, pending: _Pending, sr: SourceRun, failures: list[Failure]) -> None:
         if not pending.docs:

@@ -9,7 +9,6 @@ import pytest
 
 from index.generations import Home, LiveIndex
 from index.models import Document, Failure, Section
-from index.people import PeopleResolver
 from index.settings import ChunkingSettings
 from index.vectors import IvfSq8Vectors
 from ingest.chunking import Chunker
@@ -45,7 +44,11 @@ def test_producer_yields_every_item_in_order_and_skips_unchanged():
     items: list[Document | Failure] = [*docs[:10], Failure("s", "bad.md", "empty file"), *docs[10:]]
     old = {docs[3].id: docs[3].content_hash()}
     chunker = Chunker(ChunkingSettings(size=200, overlap=20))
-    got = list(ChunkedDocuments(ListSource(items), PeopleResolver(), chunker, old, depth=4))
+
+    def prepare(d: Document) -> list | None:
+        return None if old.get(d.id) == d.content_hash() else chunker.chunk(d)
+
+    got = list(ChunkedDocuments(ListSource(items), prepare, depth=4))
     assert [i.id if isinstance(i, Document) else i.item for i, _ in got] == \
         [i.id if isinstance(i, Document) else i.item for i in items]
     by_id = {i.id: c for i, c in got if isinstance(i, Document)}
@@ -54,15 +57,14 @@ def test_producer_yields_every_item_in_order_and_skips_unchanged():
 
 
 def test_producer_reraises_the_source_error():
-    reader = ChunkedDocuments(ListSource([doc(i) for i in range(5)], fail_after=3), PeopleResolver(),
-                              Chunker(ChunkingSettings()), {})
+    reader = ChunkedDocuments(ListSource([doc(i) for i in range(5)], fail_after=3), Chunker(ChunkingSettings()).chunk)
     with pytest.raises(OSError, match="disk went away"):
         list(reader)
 
 
 def test_producer_reads_ahead_boundedly_and_stops_on_close():
     source = ListSource([doc(i) for i in range(200)])
-    reader = ChunkedDocuments(source, PeopleResolver(), Chunker(ChunkingSettings()), {}, depth=8)
+    reader = ChunkedDocuments(source, Chunker(ChunkingSettings()).chunk, depth=8)
     it = iter(reader)
     next(it)
     for _ in range(100):  # let the producer fill the queue
