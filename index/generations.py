@@ -210,10 +210,12 @@ class LiveIndex:
     readable on disk until the writer removes them two generations later.
     """
 
-    def __init__(self, home: Home, check_every: float = 1.0):
+    def __init__(self, home: Home, check_every: float = 1.0, grace: float = 30.0):
         self.home = home
         self.check_every = check_every
+        self.grace = grace  # seconds a replaced reader stays open for requests still using it
         self._reader: IndexReader | None = None
+        self._retired: list[tuple[float, IndexReader]] = []
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -226,8 +228,22 @@ class LiveIndex:
             self._checked = now
             name = self.home.current()
             if self._reader is None or (name and name != self._reader.generation):
-                self._reader = self.home.open_reader()
+                new = self.home.open_reader()
+                if self._reader is not None:
+                    self._retired.append((now, self._reader))
+                self._reader = new
+            while self._retired and now - self._retired[0][0] > self.grace:
+                self._retired.pop(0)[1].close()
             return self._reader
+
+    def close(self) -> None:
+        with self._lock:
+            for _, r in self._retired:
+                r.close()
+            self._retired.clear()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -92,7 +92,37 @@ def s001_create_runs(db: sqlite3.Connection) -> None:
     )
 
 
-STATE_MIGRATIONS: list[Migration] = [s001_create_runs]
+def s002_create_gaps(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE gaps (
+            key TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        """
+    )
+
+
+def s003_create_tokens(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            groups TEXT NOT NULL DEFAULT '[]',
+            hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )
+
+
+STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens]
 
 
 def migrate(db: sqlite3.Connection, migrations: list[Migration]) -> None:

@@ -125,6 +125,17 @@ def text_hash(text: str) -> str:
 
 
 @dataclass
+class Unchanged:
+    """A source's word that a document is as it was last run, so it need not be read again.
+
+    Sources that can tell ("changed since": git commits, forum bump times, file mtimes)
+    yield this instead of re-reading; the pipeline keeps the stored document.
+    """
+
+    doc_id: str
+
+
+@dataclass
 class Failure:
     """An item a source could not read, with the reason; the run goes on."""
 

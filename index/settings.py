@@ -43,7 +43,7 @@ class SourceSettings:
     )
     options: dict[str, Any] = _f(dict, "Kind-specific options (see the source's docs).")
     acl: list[AclRule] = _f(list, "Per-path visibility rules; first match wins.")
-    cron: str = _f("", "Cron expression to re-index this source on its own schedule.")
+    cron: str = _f("", "Cron expression to re-index this source on its own schedule (see [schedule]).")
     max_file_mb: float = _f(50.0, "Files larger than this are skipped and reported.")
 
 
@@ -98,6 +98,95 @@ class SearchSettings:
     snippet_chars: int = _f(240, "Length of a result snippet.")
 
 
+def _default_roles() -> dict[str, float]:
+    return {"accepted-answerer": 3.0, "answerer": 1.0, "author": 1.0, "editor": 0.3,
+            "asker": 0.25, "commenter": 0.1}
+
+
+@dataclass
+class ExpertSettings:
+    k: int = _f(5, "People suggested per query.")
+    candidates: int = _f(200, "Passages retrieved per query to attribute expertise from.")
+    role_weights: dict[str, float] = _f(
+        _default_roles, "Weight of each contribution role (accepted-answerer, answerer, author, ...).")
+    half_life_days: float = _f(365.0, "Recency of topical evidence: a contribution this many days old counts half.")
+    temperature: float = _f(
+        0.1, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
+    thread_share: float = _f(
+        0.3, "Share of a document's relevance credited to a contribution whose own passage "
+        "was not among the retrieved ones.")
+    votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
+    activity: float = _f(
+        2.0, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
+    tags: float = _f(
+        0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
+        "matched against the tags of everything each person contributed to.")
+    activity_half_life_days: float = _f(
+        7.0, "Recency of overall activity: who is active now is likelier to answer.")
+    exclude: list[str] = _f(
+        list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
+        "they still appear as authors.")
+    evidence: int = _f(3, "Receipts shown per person.")
+
+
+@dataclass
+class AnswerSettings:
+    passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
+    sentences: int = _f(2, "Sentences in an extractive answer.")
+    keyword_weight: float = _f(0.3, "Weight of query-term overlap next to embedding similarity when scoring sentences.")
+    min_confidence: float = _f(
+        0.5, "Below this confidence whoknows says it has no confident answer and names who to ask.")
+    asked_before: float = _f(
+        0.75, "Similarity of the question to an earlier forum question above which that thread's "
+        "accepted (or top-voted) answer is shown as the answer.")
+    ask_url: str = _f(
+        "", "Where to post an unanswered question, e.g. 'https://forum.example/new-topic?title={question}'; "
+        "empty = a mailto: link to the suggested people when their e-mail is known.")
+
+
+@dataclass
+class LlmSettings:
+    base_url: str = _f(
+        "", "OpenAI-compatible endpoint (llama.cpp server, Ollama, vLLM), e.g. 'http://127.0.0.1:8080/v1'; "
+        "empty = extractive answers only.")
+    model: str = _f("local", "Model name sent to the endpoint.")
+    api_key_env: str = _f("", "Name of the environment variable holding the API key, if one is needed.")
+    timeout_s: float = _f(30.0, "Give up on the model after this many seconds and answer extractively.")
+    max_tokens: int = _f(400, "Longest generated answer.")
+
+
+@dataclass
+class AuthSettings:
+    mode: str = _f(
+        "local", "Who is asking: 'local' (one user who sees everything), 'proxy' (user and groups "
+        "from headers set by an SSO reverse proxy) or 'token' (API tokens from `whoknows token create`).")
+    user_header: str = _f("X-Forwarded-User", "proxy mode: header with the user name.")
+    groups_header: str = _f("X-Forwarded-Groups", "proxy mode: header with the user's groups, comma-separated.")
+    trusted_proxies: list[str] = _f(
+        lambda: ["127.0.0.1", "::1"], "proxy mode: addresses (or CIDR ranges) whose identity headers are "
+        "believed; requests from elsewhere are refused.")
+    admin_group: str = _f("admins", "Members of this group may see the admin pages and start a re-index.")
+
+
+@dataclass
+class ScheduleSettings:
+    cron: str = _f(
+        "",
+        "Cron expression (server local time) for re-indexing every source while `whoknows serve` "
+        "runs, e.g. '*/30 * * * *'; empty = no schedule. Sources with their own `cron` follow "
+        "that instead.",
+    )
+
+
+@dataclass
+class IngestSettings:
+    max_delete_share: float = _f(
+        0.5,
+        "A run that would delete more than this share of a source's documents leaves that "
+        "source unchanged and says why (override with --allow-mass-delete).",
+    )
+
+
 @dataclass
 class WebSettings:
     host: str = _f("127.0.0.1", "Address `whoknows serve` binds to.")
@@ -114,6 +203,12 @@ class Settings:
     vectors: VectorSettings = _f(VectorSettings, "[vectors] table.")
     search: SearchSettings = _f(SearchSettings, "[search] table.")
     web: WebSettings = _f(WebSettings, "[web] table.")
+    schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
+    experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
+    answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
+    llm: LlmSettings = _f(LlmSettings, "[llm] table.")
+    auth: AuthSettings = _f(AuthSettings, "[auth] table.")
+    ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     people: dict[str, list[str]] = _f(
         dict,
         "Alias table: display name = list of handles, names and e-mails that are that person.",
@@ -196,6 +291,14 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"source name {s.name!r} must be letters, digits, - or _")
     if len(set(names)) != len(names):
         raise ConfigError("source names must be unique")
+    if settings.auth.mode not in ("local", "proxy", "token"):
+        raise ConfigError(f"auth.mode must be local, proxy or token, not {settings.auth.mode!r}")
+    from croniter import croniter
+
+    for where, expr in [("schedule.cron", settings.schedule.cron),
+                        *((f"sources.{s.name}.cron", s.cron) for s in settings.sources)]:
+        if expr and not croniter.is_valid(expr):
+            raise ConfigError(f"{where}: not a valid cron expression: {expr!r}")
     return settings
 
 

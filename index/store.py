@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,21 @@ class ChunkHit:
     kind: str
     updated_at: datetime | None
     visible_to: list[str]
+    section: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionRow:
+    """A stored contribution, as expert attribution reads it."""
+
+    doc_id: str
+    person_id: str
+    role: str
+    weight: float
+    at: datetime | None
+    section: int | None
+    score: int | None
 
 
 @dataclass
@@ -50,6 +65,18 @@ class PersonRow:
     id: str
     name: str
     profile_url: str = ""
+    handles: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionCount:
+    """How often a person played a role in one source's documents."""
+
+    person_id: str
+    source: str
+    role: str
+    count: int
 
 
 class Store:
@@ -59,6 +86,8 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []  # every reader connection, to close them all
+        self._conns_lock = threading.Lock()
         if not readonly:
             self._write_db = self._connect()
             migrate(self._write_db, STORE_MIGRATIONS)
@@ -93,14 +122,19 @@ class Store:
         conn = getattr(self._local, "db", None)
         if conn is None:
             conn = self._local.db = self._connect()
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     def close(self) -> None:
+        """Close every connection (from any thread); the store must not be used after."""
         if not self.readonly:
             self._write_db.close()
-        elif getattr(self._local, "db", None) is not None:
-            self._local.db.close()
-            self._local.db = None
+            return
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
 
     # ---- writing -------------------------------------------------------------------
 
@@ -138,10 +172,12 @@ class Store:
             (p.id, p.name, json.dumps(handles), json.dumps(emails), p.profile_url),
         )
 
-    def put_document(self, doc: Document, chunks: list[Chunk]) -> tuple[list[int], list[int]]:
+    def put_document(self, doc: Document, chunks: list[Chunk], content_hash: str = ""
+                     ) -> tuple[list[int], list[int]]:
         """Replace a document; returns (removed chunk ids, new chunk ids in ``chunks`` order).
 
-        People referenced by the document must already carry resolved ids.
+        People referenced by the document must already carry resolved ids. ``content_hash``
+        is what ``doc_hashes`` returns next run (default: the document's own hash).
         """
         removed = self.delete_document(doc.id)
         sections = [
@@ -154,7 +190,7 @@ class Store:
             "visible_to, tags, content_hash, sections) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (doc.id, doc.source, doc.kind, doc.title, doc.url, iso(doc.created_at),
              iso(doc.updated_at), json.dumps(sorted(set(doc.visible_to))), json.dumps(doc.tags),
-             doc.content_hash(), json.dumps(sections)),
+             content_hash or doc.content_hash(), json.dumps(sections)),
         )
         seen: set[str] = set()
         for c in doc.contributions:
@@ -243,15 +279,34 @@ class Store:
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
                 "SELECT c.id, c.doc_id, c.position, c.text, c.heading, c.anchor, c.author_id, "
-                "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to "
+                "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to, c.section, d.tags "
                 f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
                 out[r["id"]] = ChunkHit(
                     r["id"], r["doc_id"], r["position"], r["text"], r["heading"], r["anchor"],
                     r["author_id"], r["title"], r["url"], r["source"], r["kind"],
-                    parse_time(r["updated_at"]), json.loads(r["visible_to"]),
+                    parse_time(r["updated_at"]), json.loads(r["visible_to"]), r["section"],
+                    json.loads(r["tags"]),
                 )
+        return out
+
+    def contributions_to(self, doc_ids: list[str]) -> list[ContributionRow]:
+        return self._contributions("doc_id", doc_ids)
+
+    def contributions_of(self, person_ids: list[str]) -> list[ContributionRow]:
+        return self._contributions("person_id", person_ids)
+
+    def _contributions(self, column: str, values: list[str]) -> list[ContributionRow]:
+        out: list[ContributionRow] = []
+        for start in range(0, len(values), 500):
+            part = values[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self.db.execute(
+                "SELECT doc_id, person_id, role, weight, at, section, score FROM contributions "
+                f"WHERE {column} IN ({marks})", part,
+            ):
+                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6]))
         return out
 
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
@@ -297,12 +352,40 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT person_id FROM contributions WHERE doc_id = ?", (doc_id,))]
 
+    def titles_matching(self, text: str, limit: int = 200) -> list[tuple[str, list[str]]]:
+        """(title, visible_to) of documents whose title contains ``text``, prefix matches first."""
+        esc = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.db.execute(
+            "SELECT title, visible_to FROM documents WHERE title LIKE ? ESCAPE '\\' "
+            "ORDER BY (title LIKE ? ESCAPE '\\') DESC, length(title) LIMIT ?",
+            (f"%{esc}%", f"{esc}%", limit),
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r[0]: json.loads(r[1]) for r in self.db.execute(
+            f"SELECT id, emails FROM people WHERE id IN ({marks})", ids)}
+
     def people_by_ids(self, ids: list[str]) -> list[PersonRow]:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         return [PersonRow(r["id"], r["name"], r["profile_url"]) for r in self.db.execute(
             f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", ids)]
+
+    def all_people(self) -> list[PersonRow]:
+        """Everyone with their handles and e-mails."""
+        return [PersonRow(r["id"], r["name"], r["profile_url"], json.loads(r["handles"]), json.loads(r["emails"]))
+                for r in self.db.execute("SELECT * FROM people ORDER BY name, id")]
+
+    def contribution_counts(self) -> list[ContributionCount]:
+        """Contributions per person, source and role."""
+        return [ContributionCount(*r) for r in self.db.execute(
+            "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
+            "JOIN documents d ON d.id = c.doc_id GROUP BY c.person_id, d.source, c.role")]
 
 
 def _person(row: PersonRow | None) -> Person | None:

@@ -7,6 +7,8 @@ breaks half way, or trips the mass-deletion guard, leaves its documents as they 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import GenerationWriter, Home
-from index.models import Chunk, Document, Failure
+from index.models import Chunk, Document, Failure, Unchanged
 from index.people import PeopleResolver
 from index.runs import RunLog, RunRecord, SourceRun, now_iso
 from index.settings import Settings, SourceSettings
@@ -37,7 +39,7 @@ class MassDeletion(RuntimeError):
 class IngestOptions:
     only: list[str] | None = None  # source names; None = all
     allow_mass_delete: bool = False
-    max_delete_share: float = 0.5
+    max_delete_share: float | None = None  # None = settings.ingest.max_delete_share
     full: bool = False  # rebuild from scratch into a new generation
     progress: bool = False  # a progress bar on stderr
     embed_batch: int = 512  # chunks gathered before encoding (sorted by length within)
@@ -70,6 +72,25 @@ class Ingest:
         self._t0 = time.monotonic()
         self._last_save = 0.0
         self.docs_seen = 0
+        self.docs_expected = 0  # from the previous generation, for the ETA
+        chunking = json.dumps([settings.chunking.size, settings.chunking.overlap,
+                               sorted(settings.people.items())])
+        self._salt = hashlib.sha1(chunking.encode()).hexdigest()[:12]
+
+    def doc_key(self, doc: Document) -> str:
+        """Content hash plus what else changes the stored form (chunking, people aliases)."""
+        return f"{doc.content_hash()}:{self._salt}"
+
+    def _fingerprint(self, cfg: SourceSettings) -> str:
+        raw = json.dumps([repr(cfg), self._salt, self.embedder.model_id], sort_keys=True)
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+    def _previous_state(self, cfg: SourceSettings) -> dict:
+        """The source's saved state, unless the config or model changed since (then re-read)."""
+        saved = self.writer.store.meta(f"source_state:{cfg.name}") or {}
+        if not self.writer.base or saved.get("fingerprint") != self._fingerprint(cfg):
+            return {}
+        return dict(saved.get("state") or {})
 
     def run_source(self, cfg: SourceSettings) -> SourceRun:
         sr = SourceRun()
@@ -79,14 +100,26 @@ class Ingest:
         seen: set[str] = set()
         failures: list[Failure] = []
         pending = _Pending()
+        state_ok = True
         store.begin()
         reader: ChunkedDocuments | None = None
         try:
-            reader = ChunkedDocuments(make_source(cfg, self.settings), lambda d: self._prepare(d, old))
+            source = make_source(cfg, self.settings)
+            if hasattr(source, "state"):
+                source.state = self._previous_state(cfg)
+            reader = ChunkedDocuments(source, lambda d: self._prepare(d, old))
             for item, chunks in reader:
                 self._tick(cfg.name, sr)
                 if isinstance(item, Failure):
                     failures.append(item)
+                    continue
+                if isinstance(item, Unchanged):
+                    if item.doc_id in old and item.doc_id not in seen:
+                        seen.add(item.doc_id)
+                        sr.unchanged += 1
+                    else:  # the source's state and the index disagree: re-read next time
+                        state_ok = False
+                        failures.append(Failure(cfg.name, item.doc_id, "reported unchanged but not indexed"))
                     continue
                 if item.id in seen:
                     failures.append(Failure(cfg.name, item.id, "duplicate document id"))
@@ -101,10 +134,13 @@ class Ingest:
             self._flush(pending, sr, failures)
             gone = [d for d in old if d not in seen]
             share = len(gone) / len(old) if old else 0.0
-            if gone and share > self.opts.max_delete_share and not self.opts.allow_mass_delete:
+            limit = self.opts.max_delete_share
+            if limit is None:
+                limit = self.settings.ingest.max_delete_share
+            if gone and share > limit and not self.opts.allow_mass_delete:
                 raise MassDeletion(
                     f"would delete {len(gone)} of {len(old)} documents ({share:.0%} > "
-                    f"{self.opts.max_delete_share:.0%}); the source looks broken. Nothing was "
+                    f"{limit:.0%}); the source looks broken. Nothing was "
                     "changed for it; re-run with --allow-mass-delete if this is intended"
                 )
             for doc_id in gone:
@@ -112,6 +148,9 @@ class Ingest:
             sr.deleted = len(gone)
             sr.failed = len(failures)
             store.set_failures(cfg.name, failures)
+            state = getattr(source, "state", None) if state_ok else None
+            store.set_meta(f"source_state:{cfg.name}",
+                           {"fingerprint": self._fingerprint(cfg), "state": state} if state else {})
             store.commit()
         except Exception as e:
             if reader is not None:
@@ -129,7 +168,7 @@ class Ingest:
     def _prepare(self, doc: Document, old: dict[str, str]) -> list[Chunk] | None:
         """Runs in the reader thread: people resolved, then chunks (None when unchanged)."""
         self._resolve_people(doc)
-        if old.get(doc.id) == doc.content_hash():
+        if old.get(doc.id) == self.doc_key(doc):
             return None
         return self.chunker.chunk(doc)
 
@@ -163,7 +202,7 @@ class Ingest:
         for doc, doc_chunks, existed in pending.docs:
             store.db.execute("SAVEPOINT doc")
             try:
-                removed, ids = store.put_document(doc, doc_chunks)
+                removed, ids = store.put_document(doc, doc_chunks, self.doc_key(doc))
             except Exception as e:  # e.g. a value SQLite refuses: skip this document only
                 store.db.execute("ROLLBACK TO doc")
                 store.db.execute("RELEASE doc")
@@ -190,11 +229,19 @@ class Ingest:
                                  chunks_per_s=f"{rate:.0f}", refresh=False)
         if elapsed - self._last_save > 2.0:
             self._last_save = elapsed
-            self.record.progress = {"source": source, "documents": self.docs_seen,
-                                    "chunks_embedded": self.record.chunks_embedded,
-                                    "chunks_per_s": round(rate, 1),
-                                    "elapsed_s": round(elapsed, 1)}
+            self.record.progress = self.progress(source, elapsed, rate)
             self.log.save(self.record)
+
+    def progress(self, source: str, elapsed: float, rate: float) -> dict:
+        """A running run's progress; the ETA assumes as many documents as last time."""
+        eta = None
+        if self.docs_expected and self.docs_seen:
+            left = max(0, self.docs_expected - self.docs_seen)
+            eta = round(elapsed / self.docs_seen * left, 1)
+        return {"source": source, "documents": self.docs_seen,
+                "documents_expected": self.docs_expected,
+                "chunks_embedded": self.record.chunks_embedded, "chunks_per_s": round(rate, 1),
+                "elapsed_s": round(elapsed, 1), "eta_s": eta}
 
 
 def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | None = None
@@ -214,6 +261,9 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             writer = home.new_generation(embedder.model_id, embedder.dim, full=opts.full)
             ingest = Ingest(settings, embedder, opts, writer, cache, record, log)
             names = {s.name for s in settings.sources}
+            ingest.docs_expected = sum(
+                len(writer.store.doc_hashes(s.name)) for s in settings.sources
+                if not opts.only or s.name in opts.only)
             for cfg in settings.sources:
                 if opts.only and cfg.name not in opts.only:
                     continue

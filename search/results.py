@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from .experts import Expert
 
 
 @dataclass
@@ -49,9 +52,11 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
     page: int = 1
     has_more: bool = False
+    experts: list[Expert] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "query": self.query, "took_ms": round(self.took_ms, 2), "page": self.page,
             "has_more": self.has_more, "hits": [h.to_json() for h in self.hits],
+            "experts": [e.to_json() for e in self.experts],
         }

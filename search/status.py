@@ -7,6 +7,7 @@ from typing import Any
 
 from index.generations import Home, NoIndex
 from index.runs import RunLog
+from index.schedule import next_runs
 from index.settings import Settings
 
 
@@ -18,6 +19,12 @@ class IndexStatus:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    next_runs: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def running(self) -> dict[str, Any] | None:
+        """The run in progress, with its progress and ETA, if one is."""
+        return next((r for r in self.runs if r["status"] == "running"), None)
 
     @property
     def last_run(self) -> dict[str, Any] | None:
@@ -26,6 +33,7 @@ class IndexStatus:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["last_run"] = self.last_run
+        d["running"] = self.running
         return d
 
 
@@ -48,6 +56,8 @@ def index_status(settings: Settings, runs: int = 10) -> IndexStatus:
     for s in settings.sources:
         status.sources[s.name] = {"kind": s.kind, "path": s.path,
                                   **by_source.get(s.name, {"documents": 0, "chunks": 0})}
+    status.next_runs = [{"at": t.isoformat(timespec="minutes"), "sources": job.label, "cron": job.cron}
+                        for t, job in next_runs(settings)]
     if (home.path / "state.sqlite").exists():
         log = RunLog(home.path / "state.sqlite")
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from index.generations import Home, LiveIndex
+from index.runs import RunLog
 from index.settings import Settings, SourceSettings
 from ingest.pipeline import run_ingest
 from search.searcher import Searcher
@@ -37,8 +38,12 @@ def _kill_at(cfg: Path, markers: Path, stage: str) -> None:
         assert proc.poll() is None, "ingest ended before reaching the kill point"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    if stage == "embed":
-        time.sleep(0.5)  # a few batches in
+    if stage == "embed":  # let it run until its record shows progress with an ETA
+        log = RunLog(cfg.parent / "home" / "state.sqlite")
+        while not (p := log.last(1)[0].progress) or p.get("eta_s") is None:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert p["documents_expected"] == 3 and p["documents"] > 0
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -49,7 +54,7 @@ def test_sigkill_leaves_last_generation_serving(tmp_path, wiki, fake_embedder, s
     cfg = _config(tmp_path, wiki, home)
     settings = Settings(home=home, sources=[SourceSettings(name="wiki", path=str(wiki))])
     first = run_ingest(settings, fake_embedder)
-    for i in range(60):
+    for i in range(150):
         write(wiki / f"bulk/page{i}.md", f"# Page {i}\n\nTopic number {i} about llamas {i}.\n")
 
     _kill_at(cfg, tmp_path / "markers", stage)
@@ -58,7 +63,7 @@ def test_sigkill_leaves_last_generation_serving(tmp_path, wiki, fake_embedder, s
     searcher = Searcher(LiveIndex(h), fake_embedder, settings.search)
     if stage == "cleanup":  # killed after the switch: the new generation is complete and live
         assert h.current() != first.generation
-        assert index_status(settings).counts["documents"] == 63
+        assert index_status(settings).counts["documents"] == 153
     else:
         assert h.current() == first.generation
         assert searcher.search("expense desk home office").hits[0].doc_id == "wiki/expenses.md"

@@ -128,3 +128,60 @@ def test_abandoned_generation_is_removed_by_next_run(settings, fake_embedder):
     rec2 = run_ingest(settings, fake_embedder)
     assert home.current() == rec2.generation
     assert Path(home.generations / rec2.generation / "store.sqlite").stat().st_size > 100
+
+
+def test_unchanged_files_are_not_read_again(settings, wiki, fake_embedder, monkeypatch):
+    from ingest.sources.markdown import MarkdownSource
+
+    run_ingest(settings, fake_embedder)
+    read: list[str] = []
+    original = MarkdownSource.read
+
+    def counting_read(self, path, rel):  # type: ignore[no-untyped-def]
+        read.append(rel)
+        return original(self, path, rel)
+
+    monkeypatch.setattr(MarkdownSource, "read", counting_read)
+    page = wiki / "engineering/deploys.md"
+    page.write_text(page.read_text() + "\nMore text.\n")
+    rec = run_ingest(settings, fake_embedder)
+    assert read == ["engineering/deploys.md"]
+    assert (rec.sources["wiki"].unchanged, rec.sources["wiki"].updated) == (2, 1)
+
+
+def test_changed_acl_rule_rereads_everything(settings, wiki, fake_embedder):
+    from index.settings import AclRule
+
+    run_ingest(settings, fake_embedder)
+    settings.sources[0].acl = [AclRule(path="onboarding/*", visible_to=["hr"])]
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.sources["wiki"].updated == 1  # the page whose visibility changed
+    reader = Home(settings.home).open_reader()
+    assert reader.store.document("wiki/onboarding/laptop.md").visible_to == ["hr"]
+
+
+def test_changed_chunking_rechunks_unchanged_pages(settings, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    settings.chunking.size = 120
+    settings.chunking.overlap = 0
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.sources["wiki"].updated == 3
+
+
+def test_model_change_rebuilds_into_new_generation(settings, fake_embedder):
+    from .conftest import FakeEmbedder
+
+    first = run_ingest(settings, fake_embedder)
+
+    class OtherModel(FakeEmbedder):
+        model_id = "other-model"
+        dim = 32
+
+    other = OtherModel()
+    rec = run_ingest(settings, other)
+    assert rec.sources["wiki"].added == 3  # nothing reused from the old model's generation
+    assert len(other.encoded) >= 4
+    reader = Home(settings.home).open_reader()
+    assert reader.model_id == "other-model" and reader.vectors.dim == 32
+    assert rec.generation != first.generation
+

@@ -2,44 +2,67 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from index.embedding import Embedder, load_query_embedder
+from index.gaps import NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
-from search.searcher import MAX_QUERY_CHARS, Searcher
+from search.answers import Answerer
+from search.experts import ExpertFinder
+from search.gaps import gap_report
+from search.llm import ChatClient
+from search.profiles import person_profile
+from search.searcher import Searcher
 from search.status import index_status
 
-from .pages import SearchPage
+from . import browser
+from .auth import Authenticator
+from .deps import HERE, AnswererDep, K, Page, Q, SearcherDep, templates
+from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
+from .security import SecurityHeaders
 
-HERE = Path(__file__).parent
+if TYPE_CHECKING:
+    from ingest.schedule import Scheduler
 
+def create_app(settings: Settings, embedder: Embedder | None = None,
+               scheduler: Scheduler | None = None) -> FastAPI:
+    """Build the app. ``embedder`` is injected by tests; otherwise the configured model loads.
 
-def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher  # type: ignore[no-any-return]
+    ``scheduler``, when given, runs scheduled re-indexing while the app is up.
+    """
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scheduler:
+            scheduler.start()
+        yield
+        if scheduler:
+            scheduler.stop()
+        live.close()
 
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
-Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
-Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
-K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
-
-
-def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app. ``embedder`` is injected by tests; otherwise the configured model loads."""
-    app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.")
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.",
+                  lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
-    searcher = Searcher(live, embedder or load_query_embedder(settings.embedding), settings.search)
+    searcher = Searcher(live, embedder or load_query_embedder(settings.embedding), settings.search,
+                        ExpertFinder(settings.experts, settings.people))
+    gaps = GapLog(Home(settings.home).path / "state.sqlite")
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
     app.state.settings = settings
+    app.state.auth = Authenticator(settings.auth, Home(settings.home).path)
     app.state.searcher = searcher
+    app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
+
+    app.include_router(browser.router)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:
@@ -51,18 +74,69 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
     def search_page(request: Request, s: SearcherDep, q: Q = "", page: Page = 1) -> Any:
-        results = s.search(q, page=page) if q.strip() else None
+        results = s.search(q, page=page, with_experts=True) if q.strip() else None
+        if results is not None and not results.hits and page == 1:
+            gaps.record(q, NO_RESULTS)
         ctx = SearchPage(query=q, results=results,
                          doc_count=s.index.get().store.counts()["documents"])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
     def api_search(s: SearcherDep, q: Q, k: K = 10, page: Page = 1) -> dict[str, Any]:
-        return s.search(q, k=k, page=page).to_json()
+        return s.search(q, k=k, page=page, with_experts=True).to_json()
+
+    @app.get("/api/experts", summary="People who know about a query, with receipts")
+    def api_experts(s: SearcherDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k)]}
+
+    @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
+    def api_person(s: SearcherDep, person_id: str) -> dict[str, Any]:
+        prof = person_profile(s.index.get().store, person_id)
+        if prof is None:
+            raise HTTPException(404, "no such person")
+        return prof.to_json()
+
+    @app.get("/people/{person_id}", response_class=HTMLResponse, summary="A person's page (HTML)")
+    def person_page(request: Request, s: SearcherDep, person_id: str) -> Any:
+        prof = person_profile(s.index.get().store, person_id)
+        if prof is None:
+            raise HTTPException(404, "no such person")
+        return templates.TemplateResponse(request, "person.html", {"page": PersonPage(prof)})
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status() -> dict[str, Any]:
         return index_status(settings).to_json()
+
+    @app.get("/ask", response_class=HTMLResponse, summary="Ask page: an answer with citations (HTML)")
+    def ask_page(request: Request, a: AnswererDep, q: Q = "") -> Any:
+        answer = a.ask(q) if q.strip() else None
+        ctx = AskPage(query=q, answer=answer, streaming=llm is not None)
+        return templates.TemplateResponse(request, "ask.html", {"page": ctx})
+
+    @app.get("/api/ask", summary="Answer a question with citations, 'asked before' and who to ask")
+    def api_ask(a: AnswererDep, q: Q) -> dict[str, Any]:
+        return a.ask(q).to_json()
+
+    @app.get("/api/ask/stream", summary="The answer as server-sent events: token events, then the answer")
+    def api_ask_stream(a: AnswererDep, q: Q) -> StreamingResponse:
+        def events() -> Any:
+            for kind, value in a.ask_stream(q):
+                data = value if kind == "token" else value.to_json()
+                yield f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.get("/api/gaps", summary="Knowledge gaps: unanswered queries with who could answer them")
+    def api_gaps(s: SearcherDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit)]}
+
+    @app.get("/admin/gaps", response_class=HTMLResponse, summary="Knowledge gaps page (HTML)")
+    def gaps_page(request: Request, s: SearcherDep) -> Any:
+        return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(gap_report(gaps, s))})
+
+    @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
+    def admin_page(request: Request) -> Any:
+        return templates.TemplateResponse(request, "status.html",
+                                          {"page": StatusPage(index_status(settings))})
 
     @app.get("/healthz", summary="Liveness: 200 when the app is up")
     def healthz() -> dict[str, Any]:

@@ -41,11 +41,82 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if record.status == "ok" else 1
 
 
-def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+def _searcher(settings: Settings) -> Any:
     from index.generations import Home, LiveIndex
+    from search.experts import ExpertFinder
     from search.searcher import Searcher
 
-    searcher = Searcher(LiveIndex(Home(settings.home)), _embedder(settings, query=True), settings.search)
+    return Searcher(LiveIndex(Home(settings.home)), _embedder(settings, query=True), settings.search,
+                    ExpertFinder(settings.experts, settings.people))
+
+
+def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
+    experts = _searcher(settings).experts(args.query, k=args.k)
+    if args.json:
+        print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    if not experts:
+        print(f"nobody found for {args.query!r}")
+    for i, e in enumerate(experts, 1):
+        print(f"{i}. {e.person.name}  ({e.score:.2f})  {e.reason}")
+        for ev in e.evidence:
+            when = f" {ev.at:%Y-%m-%d}" if ev.at else ""
+            print(f"     - {ev.role}{when}: {ev.title}  {ev.url}")
+    return 0
+
+
+def _answerer(settings: Settings) -> Any:
+    from index.gaps import GapLog
+    from search.answers import Answerer
+    from search.llm import ChatClient
+
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
+    return Answerer(_searcher(settings), settings.answers, GapLog(settings.home / "state.sqlite"), llm)
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    ans = _answerer(settings).ask(args.question)
+    if args.json:
+        print(json.dumps(ans.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    if ans.asked_before:
+        ab = ans.asked_before
+        print(f"Asked before: {ab.title}  {ab.url}\n")
+        print(ab.answer)
+        print(f"\n  — {'accepted answer' if ab.accepted else 'top answer'} by {ab.author}"
+              + (f", {ab.at:%Y-%m-%d}" if ab.at else ""))
+    elif ans.confident:
+        print(ans.answer)
+    else:
+        print("No confident answer." + (f" Closest: {ans.answer}" if ans.answer else ""))
+    for c in ans.citations:
+        print(f"  [{c.n}] {c.title}  {c.url}" + (f"  ({c.author})" if c.author else ""))
+    if ans.experts:
+        print("Who to ask: " + "; ".join(f"{e.person.name} ({e.reason})" for e in ans.experts[:3]))
+    if ans.ask_link:
+        print(f"Ask them: {ans.ask_link}")
+    return 0
+
+
+def cmd_gaps(settings: Settings, args: argparse.Namespace) -> int:
+    from index.gaps import GapLog
+    from search.gaps import gap_report
+
+    report = gap_report(GapLog(settings.home / "state.sqlite"), _searcher(settings), args.limit)
+    if args.json:
+        print(json.dumps({"gaps": [r.to_json() for r in report]}, indent=2, ensure_ascii=False))
+        return 0
+    if not report:
+        print("no knowledge gaps recorded yet")
+    for r in report:
+        who = ", ".join(e.person.name for e in r.experts) or "nobody yet"
+        print(f"{r.gap.count:4}x  {r.gap.query}  [{r.gap.kind}, last {r.gap.last_seen}]  ask: {who}")
+    return 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    searcher = _searcher(settings)
     results = searcher.search(args.query, k=args.k, page=args.page)
     if args.json:
         print(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
@@ -75,21 +146,78 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
               f"{s.get('failures', 0)} failures")
     for f in st.failures[:20]:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
-    if st.last_run:
-        r = st.last_run
-        print(f"last run: #{r['id']} {r['status']} started {r['started_at']} "
-              f"({r['seconds']}s){' ' + r['error'] if r['error'] else ''}")
+    for r in st.runs[:5]:
+        print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
+              f"{r['chunks_embedded']} chunks embedded){' ' + r['error'] if r['error'] else ''}")
+        if r["status"] == "running" and r["progress"]:
+            p = r["progress"]
+            eta = f", ETA {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
+            print(f"  in progress: {p['source']}, {p['documents']} documents, "
+                  f"{p['chunks_per_s']} chunks/s{eta}")
+    for n in st.next_runs:
+        print(f"next run: {n['at']} ({n['sources']}, cron {n['cron']})")
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from index.tokens import TokenStore
+
+    tokens = TokenStore(settings.home / "state.sqlite")
+    if args.action == "create":
+        if not args.user:
+            print("whoknows: token create needs --user", file=sys.stderr)
+            return 2
+        groups = [g for g in (args.groups or "").split(",") if g.strip()]
+        token = tokens.create(args.user, groups)
+        # the token is shown once, as the last word, so scripts can take it with `| tail -c`
+        print(f"token for {args.user} (groups: {', '.join(groups) or 'none'}); store it now, "
+              f"it is not shown again: {token}")
+    elif args.action == "list":
+        for t in tokens.list():
+            state = "revoked" if t.revoked else "active"
+            print(f"{t.id}\t{t.user}\t{','.join(t.groups)}\t{t.created_at}\t{state}")
+    else:
+        if args.id is None or not tokens.revoke(args.id):
+            print("whoknows: no such token id", file=sys.stderr)
+            return 2
+        print(f"token {args.id} revoked")
+    return 0
+
+
+def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
+    from search.people import list_people
+
+    people = list_people(settings, source=args.source)
+    if args.limit:
+        people = people[: args.limit]
+    if args.json:
+        print(json.dumps([p.to_json() for p in people], indent=2, ensure_ascii=False))
+        return 0
+    for p in people:
+        roles = "; ".join(f"{src}: " + ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
+                          for src, by_role in sorted(p.by_source.items()))
+        print(f"{p.contributions:6}  {p.name}  ({roles})")
     return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ingest.schedule import Scheduler
     from web.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, scheduler=Scheduler(settings))
     uvicorn.run(app, host=args.host or settings.web.host, port=args.port or settings.web.port)
     return 0
+
+
+def _ingest_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--source", action="append", help="only this source (repeatable)")
+    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
+    sp.add_argument("--allow-mass-delete", action="store_true",
+                    help="apply a run that deletes more than half of a source")
+    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,20 +236,37 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = verb("ingest", cmd_ingest, "index the configured sources into a new generation")
-    sp.add_argument("--source", action="append", help="only this source (repeatable)")
-    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
-    sp.add_argument("--allow-mass-delete", action="store_true",
-                    help="apply a run that deletes more than half of a source")
-    sp.add_argument("--json", action="store_true", help="print the run record as JSON")
-    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _ingest_flags(sp)
+    sp = verb("reindex", cmd_ingest, "one re-index run, for system cron or a systemd timer "
+              "(same as ingest; exits 3 if a run is already going)")
+    _ingest_flags(sp)
     sp = verb("search", cmd_search, "search the index")
     sp.add_argument("query")
     sp.add_argument("--k", type=int, default=10, help="results per page (default 10)")
     sp.add_argument("--page", type=int, default=1, help="page of results (default 1)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/search")
+    sp = verb("experts", cmd_experts, "who knows about a topic, with the receipts")
+    sp.add_argument("query")
+    sp.add_argument("--k", type=int, default=5, help="people to suggest (default 5)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/experts")
+    sp = verb("ask", cmd_ask, "answer a question with citations, or say who to ask")
+    sp.add_argument("question")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/ask")
+    sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
+    sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
+    sp = verb("people", cmd_people, "list people with their contributions per source and role")
+    sp.add_argument("--source", help="only people who contributed to this source")
+    sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")
+    sp = verb("token", cmd_token, "API tokens for [auth] mode = 'token': create, list, revoke")
+    sp.add_argument("action", choices=["create", "list", "revoke"])
+    sp.add_argument("--user", help="create: who the token belongs to")
+    sp.add_argument("--groups", help="create: comma-separated groups, e.g. hr,admins")
+    sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
     return p

@@ -15,7 +15,7 @@ from typing import Any
 import frontmatter
 import yaml
 
-from index.models import Contribution, Document, Failure, Person, Section
+from index.models import Contribution, Document, Failure, Person, Section, Unchanged
 from index.settings import Settings, SourceSettings
 
 from .files_common import acl_for, link_for, walk_files
@@ -47,7 +47,7 @@ def to_time(value: Any) -> datetime | None:
     return None
 
 
-def _as_list(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -57,7 +57,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _title(meta: dict[str, Any], body: str, path: Path) -> str:
+def page_title(meta: dict[str, Any], body: str, path: Path) -> str:
     if meta.get("title"):
         return str(meta["title"]).strip()
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
@@ -66,21 +66,47 @@ def _title(meta: dict[str, Any], body: str, path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
+def _folder_tags(rel: str) -> list[str]:
+    """Without front-matter tags, a page's folders are its topics (wiki sections)."""
+    return [p for p in rel.split("/")[:-1] if p][:3]
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body); broken front matter leaves the whole text as the body."""
+    try:
+        post = frontmatter.loads(text)
+        return dict(post.metadata), post.content
+    except (yaml.YAMLError, ValueError):
+        return {}, text
+
+
 class MarkdownSource:
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
         self.name = cfg.name
         self.root = settings.resolve(cfg.path)
+        # incremental runs: {"files": {relative path: [mtime_ns, size]}} of indexed files
+        self.state: dict[str, Any] = {}
 
-    def iter_documents(self) -> Iterator[Document | Failure]:
+    def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         if not self.root.is_dir():
             raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+        previous = self.state.get("files", {})
+        seen: dict[str, list[int]] = {}
         for path in walk_files(self.root, SUFFIXES):
             rel = path.relative_to(self.root).as_posix()
             try:
-                yield self.read(path, rel)
+                st = path.stat()
+                signature = [st.st_mtime_ns, st.st_size]
+                if previous.get(rel) == signature:
+                    seen[rel] = signature
+                    yield Unchanged(f"{self.name}/{rel}")
+                    continue
+                item = self.read(path, rel)
             except Exception as e:  # one bad file never stops the run
-                yield Failure(self.name, rel, f"{type(e).__name__}: {e}")
+                item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            if isinstance(item, Document):
+                seen[rel] = signature
+            yield item
+        self.state = {"files": seen}
 
     def read(self, path: Path, rel: str) -> Document | Failure:
         size = path.stat().st_size
@@ -93,25 +119,22 @@ class MarkdownSource:
             return Failure(self.name, rel, f"not valid UTF-8 (byte {e.start})")
         if not text.strip():
             return Failure(self.name, rel, "empty file")
-        try:
-            post = frontmatter.loads(text)
-            meta, body = dict(post.metadata), post.content
-        except (yaml.YAMLError, ValueError):
-            meta, body = {}, text  # broken front matter: index the page as plain Markdown
+        meta, body = split_front_matter(text)  # broken front matter: the page as plain Markdown
         if not body.strip():
             return Failure(self.name, rel, "no text after front matter")
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0)
         created = to_time(meta.get("date") or meta.get("created"))
         updated = to_time(meta.get("updated") or meta.get("last_modified")) or created or mtime
-        authors = [p for a in _as_list(meta.get("authors") or meta.get("author"))
+        authors = [p for a in as_list(meta.get("authors") or meta.get("author"))
                    if (p := parse_author(a, self.name))]
         contributions = [
             Contribution(person=p, role="author", weight=1.0 / (1 + i), at=updated)
             for i, p in enumerate(authors)
         ]
         return Document(
-            id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=_title(meta, body, path),
+            id=f"{self.name}/{rel}", source=self.name, kind="wiki", title=page_title(meta, body, path),
             sections=[Section(body)], url=link_for(self.cfg, rel), created_at=created,
-            updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, _as_list(meta.get("visible_to"))),
-            tags=_as_list(meta.get("tags")), contributions=contributions, markdown=True,
+            updated_at=updated, visible_to=acl_for(rel, self.cfg.acl, as_list(meta.get("visible_to"))),
+            tags=as_list(meta.get("tags")) or _folder_tags(rel), contributions=contributions,
+            markdown=True,
         )

@@ -1,0 +1,261 @@
+"""Time-split evaluation of expert finding on a Stack Exchange dump.
+
+For each question whose accepted answer is by someone other than the asker, only what was
+posted before the question counts: the model ranks people for the question's title and
+body, and we score where the accepted answerer lands (MRR, P@1, hits@5, hits@10). Posts are
+embedded once and kept in time order, so "posted before t" is a prefix of the arrays: the
+whole dump is evaluated in one pass, not one index build per question. Baselines run in the
+same pass: the most active answerer so far, activity with a 7-day half-life, and
+document-centric BM25 and MiniLM (similar questions, then their answerers).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from index.embedding import Embedder, EmbeddingCache
+from index.models import Document, Failure, text_hash
+from index.people import PeopleResolver
+from index.settings import ExpertSettings, Settings, SourceSettings
+from index.store import ContributionRow
+
+from .experts import Passage, activity, combine, decay, query_tags, tag_profile, topical
+from .snippets import query_terms
+
+
+@dataclass
+class Post:
+    t: datetime
+    doc_id: str
+    section: int
+    author: str
+    is_question: bool
+    text: str
+
+
+@dataclass
+class Dump:
+    posts: list[Post]  # sorted by time
+    contributions: list[ContributionRow]  # sorted by time
+    tests: list[tuple[int, str, str]]  # (question post index, accepted answerer, asker)
+    tags: dict[str, list[str]] = field(default_factory=dict)  # doc id -> tags
+
+
+@dataclass
+class Scores:
+    ranks: list[float] = field(default_factory=list)
+
+    def add(self, rank: float) -> None:
+        self.ranks.append(rank)
+
+    def summary(self) -> dict[str, float]:
+        n = len(self.ranks) or 1
+        return {"mrr": sum(1 / r for r in self.ranks if r < math.inf) / n,
+                "p@1": sum(r == 1 for r in self.ranks) / n,
+                "hits@5": sum(r <= 5 for r in self.ranks) / n,
+                "hits@10": sum(r <= 10 for r in self.ranks) / n, "n": len(self.ranks)}
+
+
+def load_dump(folder: Path) -> Dump:
+    """Posts, contributions and test questions of a dump, through the real source."""
+    from ingest.sources.stackexchange import StackExchangeSource
+
+    cfg = SourceSettings(name="se", kind="stackexchange", path=str(folder),
+                         options={"site": f"{folder.name}.stackexchange.com", "comments": False})
+    resolver = PeopleResolver()
+    posts: list[Post] = []
+    contributions: list[ContributionRow] = []
+    accepted: list[tuple[str, str, str]] = []  # (doc id, accepted answerer, asker)
+    tags: dict[str, list[str]] = {}
+    for item in StackExchangeSource(cfg, Settings()).iter_documents():
+        if isinstance(item, Failure):
+            continue
+        _add_thread(item, resolver, posts, contributions, accepted)
+        tags[item.id] = item.tags
+    order = sorted(range(len(posts)), key=lambda i: (posts[i].t, i))
+    posts = [posts[i] for i in order]
+    contributions.sort(key=lambda c: c.at or datetime.min)
+    qindex = {p.doc_id: i for i, p in enumerate(posts) if p.is_question}
+    tests = [(qindex[d], acc, asker) for d, acc, asker in accepted if acc != asker and d in qindex]
+    tests.sort()
+    return Dump(posts, contributions, tests, tags)
+
+
+def _add_thread(doc: Document, resolver: PeopleResolver, posts: list[Post],
+                contributions: list[ContributionRow], accepted: list[tuple[str, str, str]]) -> None:
+    times: dict[int, datetime] = {}
+    asker = acc = ""
+    for c in doc.contributions:
+        pid = resolver.resolve(c.person).id
+        if c.at is None:
+            continue
+        contributions.append(ContributionRow(doc.id, pid, c.role, c.weight, c.at, c.section, c.score))
+        if c.role in ("asker", "answerer") and c.section is not None:
+            times[c.section] = c.at
+        asker = pid if c.role == "asker" else asker
+        acc = pid if c.role == "accepted-answerer" else acc
+    for i, s in enumerate(doc.sections):
+        if i in times and s.author is not None:
+            text = s.text.split("\n\nComment by ")[0]
+            text = f"{doc.title}\n{text}" if i == 0 else text
+            posts.append(Post(times[i], doc.id, i, resolver.resolve(s.author).id, i == 0, text))
+    if acc and asker:
+        accepted.append((doc.id, acc, asker))
+
+
+def embed_posts(dump: Dump, embedder: Embedder, cache: EmbeddingCache) -> np.ndarray:
+    texts = [p.text for p in dump.posts]
+    hashes = [text_hash(t) for t in texts]
+    have = cache.get_many(embedder.model_id, hashes)
+    todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in have}
+    items = list(todo.items())
+    for start in tqdm(range(0, len(items), 256), desc="embedding posts", disable=not items):
+        part = items[start : start + 256]
+        vecs = embedder.encode([t for _, t in part])
+        fresh = {h: v for (h, _), v in zip(part, vecs, strict=True)}
+        cache.put_many(embedder.model_id, fresh)
+        have.update(fresh)
+    return np.vstack([have[h] for h in hashes]).astype("float32")
+
+
+class KeywordIndex:
+    """BM25 over posts with SQLite FTS5; rowid = time order, so "before t" is rowid < k."""
+
+    def __init__(self, posts: list[Post]):
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("CREATE VIRTUAL TABLE p USING fts5(text, tokenize='porter unicode61')")
+        self.db.executemany("INSERT INTO p(rowid, text) VALUES (?, ?)",
+                            [(i, p.text) for i, p in enumerate(posts)])
+
+    def search(self, query: str, before: int, n: int) -> list[tuple[int, float]]:
+        terms = [t for t in query_terms(query) if re.fullmatch(r"\w+", t)][:32]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        rows = self.db.execute("SELECT rowid, -bm25(p) FROM p WHERE p MATCH ? AND rowid < ? "
+                               "ORDER BY bm25(p) LIMIT ?", (match, before, n))
+        return [(int(r), float(s)) for r, s in rows]
+
+
+def rank_of(ranked: list[str], person: str, exclude: str) -> float:
+    pos = 0
+    for pid in ranked:
+        if pid == exclude:
+            continue
+        pos += 1
+        if pid == person:
+            return float(pos)
+    return math.inf
+
+
+Method = Callable[[int, datetime, list[ContributionRow]], list[str]]
+
+
+class Evaluation:
+    """Holds the dump, vectors and keyword index; scores any number of methods in one pass."""
+
+    def __init__(self, dump: Dump, vectors: np.ndarray, candidates: int = 200):
+        self.dump, self.vectors, self.candidates = dump, vectors, candidates
+        self.keyword = KeywordIndex(dump.posts)
+        self.by_doc: dict[str, list[ContributionRow]] = defaultdict(list)
+        self._ci = 0  # contributions consumed so far (time order)
+
+    def _advance(self, t: datetime) -> list[ContributionRow]:
+        cs = self.dump.contributions
+        while self._ci < len(cs) and (cs[self._ci].at or datetime.min) < t:
+            self.by_doc[cs[self._ci].doc_id].append(cs[self._ci])
+            self._ci += 1
+        return cs[: self._ci]
+
+    def dense(self, qi: int) -> list[tuple[int, float]]:
+        sims = self.vectors[:qi] @ self.vectors[qi]
+        n = min(self.candidates, len(sims))
+        if n == 0:
+            return []
+        top = np.argpartition(-sims, n - 1)[:n]
+        return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])
+
+    def model(self, p: ExpertSettings) -> Method:
+        def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
+            posts = self.dump.posts
+            passages = [Passage(posts[i].doc_id, posts[i].section, s) for i, s in self.dense(qi)]
+            docs = {x.doc_id for x in passages}
+            contribs = [c for d in docs for c in self.by_doc.get(d, [])]
+            top, _ = topical(passages, contribs, p, t)
+            profile: dict[str, float] = {}
+            if p.tags:
+                qtags = query_tags(passages, self.dump.tags, p)
+                profile = tag_profile(qtags, before, self.dump.tags, p, t)
+            return [pid for pid, _ in combine(top, activity(before, p, t), p, profile)]
+        return run
+
+    def most_active(self, half_life: float = 0.0) -> Method:
+        def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
+            act: dict[str, float] = defaultdict(float)
+            for c in before:
+                if c.role == "answerer":
+                    act[c.person_id] += decay(c.at, t, half_life) if half_life else 1.0
+            return sorted(act, key=lambda pid: (-act[pid], pid))
+        return run
+
+    def doc_centric(self, keyword: bool) -> Method:
+        def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
+            posts = self.dump.posts
+            hits = (self.keyword.search(posts[qi].text, qi, 400) if keyword else self.dense(qi))
+            scores: dict[str, float] = defaultdict(float)
+            seen: set[str] = set()
+            for i, s in hits:
+                if not posts[i].is_question or posts[i].doc_id in seen:
+                    continue
+                seen.add(posts[i].doc_id)
+                for c in self.by_doc.get(posts[i].doc_id, []):
+                    if c.role == "answerer":
+                        scores[c.person_id] += s
+                if len(seen) == 100:
+                    break
+            return sorted(scores, key=lambda pid: (-scores[pid], pid))
+        return run
+
+    def run(self, methods: dict[str, Method], sample: int = 0, seed: int = 13,
+            progress: bool = True) -> dict[str, dict[str, float]]:
+        tests = self.dump.tests
+        if sample and sample < len(tests):
+            tests = sorted(random.Random(seed).sample(tests, sample))
+        self.by_doc.clear()
+        self._ci = 0
+        scores = {name: Scores() for name in methods}
+        for qi, accepted, asker in tqdm(tests, desc="questions", disable=not progress):
+            t = self.dump.posts[qi].t
+            before = self._advance(t)
+            for name, method in methods.items():
+                scores[name].add(rank_of(method(qi, t, before), accepted, asker))
+        return {name: s.summary() for name, s in scores.items()}
+
+
+def standard_methods(ev: Evaluation, p: ExpertSettings) -> dict[str, Method]:
+    return {
+        "most-active answerer": ev.most_active(),
+        "activity, 7-day half-life": ev.most_active(7.0),
+        "BM25 document-centric": ev.doc_centric(keyword=True),
+        "MiniLM document-centric": ev.doc_centric(keyword=False),
+        "whoknows model": ev.model(p),
+    }
+
+
+def grid(base: ExpertSettings, **axes: list[float]) -> list[ExpertSettings]:
+    """Every combination of the given parameter values on top of ``base``."""
+    out = [base]
+    for name, values in axes.items():
+        out = [replace(p, **{name: v}) for p in out for v in values]  # type: ignore[arg-type]
+    return out

@@ -1,0 +1,228 @@
+"""Who knows about a query: document-centric expertise (Balog et al.'s Model 2) with receipts.
+
+Retrieve passages for the query, weight each by its relevance, and credit the people who
+contributed to those documents by role, votes and recency — the author of the very passage
+that matched gets that passage's relevance; other contributors to the document get a share of
+the document's. A person's overall recency-weighted activity is a prior next to the topical
+evidence. Only people with topical evidence are suggested, each with the receipts that put
+them there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from index.models import Person
+from index.people import PeopleResolver
+from index.settings import ExpertSettings
+from index.store import ChunkHit, ContributionRow, PersonRow, Store
+
+from .snippets import make_snippet
+
+ROLE_LABELS = {
+    "accepted-answerer": ("accepted answer", "accepted answers"),
+    "answerer": ("answer", "answers"),
+    "author": ("page written", "pages written"),
+    "editor": ("page edited", "pages edited"),
+    "asker": ("question asked", "questions asked"),
+    "commenter": ("comment", "comments"),
+}
+
+
+@dataclass
+class Passage:
+    """A retrieved passage as evidence: which document and section, how relevant."""
+
+    doc_id: str
+    section: int
+    score: float
+    chunk: ChunkHit | None = None
+
+
+@dataclass
+class Evidence:
+    doc_id: str
+    title: str
+    url: str
+    role: str
+    at: datetime | None
+    snippet: str
+    weight: float
+
+    def to_json(self) -> dict:
+        return {"doc_id": self.doc_id, "title": self.title, "url": self.url, "role": self.role,
+                "at": self.at.isoformat() if self.at else None, "snippet": self.snippet}
+
+
+@dataclass
+class Expert:
+    person: PersonRow
+    score: float
+    reason: str
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"person": {"id": self.person.id, "name": self.person.name,
+                           "profile_url": f"/people/{self.person.id}"},
+                "score": round(self.score, 4), "reason": self.reason,
+                "evidence": [e.to_json() for e in self.evidence]}
+
+
+def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
+    if at is None or half_life_days <= 0:
+        return 1.0
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    days = max(0.0, (now - at).total_seconds() / 86400)
+    return 0.5 ** (days / half_life_days)
+
+
+def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime) -> float:
+    role = p.role_weights.get(c.role, 0.5)
+    votes = 1.0 + p.votes * math.log1p(max(0, c.score or 0))
+    return role * c.weight * votes * decay(c.at, now, p.half_life_days)
+
+
+def topical(passages: list[Passage], contributions: list[ContributionRow], p: ExpertSettings,
+            now: datetime) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
+    """Topical expertise per person, and the weighted contributions behind it."""
+    if not passages:
+        return {}, {}
+    best = max(x.score for x in passages)
+    doc_rel: dict[str, float] = {}
+    sec_rel: dict[tuple[str, int], float] = {}
+    for x in passages:
+        r = math.exp((x.score - best) / max(p.temperature, 1e-6))
+        doc_rel[x.doc_id] = max(doc_rel.get(x.doc_id, 0.0), r)
+        sec_rel[(x.doc_id, x.section)] = max(sec_rel.get((x.doc_id, x.section), 0.0), r)
+    scores: dict[str, float] = defaultdict(float)
+    why: dict[str, list[tuple[float, ContributionRow]]] = defaultdict(list)
+    for c in contributions:
+        if c.doc_id not in doc_rel:
+            continue
+        rel = sec_rel.get((c.doc_id, c.section), 0.0) if c.section is not None else 0.0
+        rel = max(rel, p.thread_share * doc_rel[c.doc_id])
+        w = rel * contribution_weight(c, p, now)
+        if w > 0:
+            scores[c.person_id] += w
+            why[c.person_id].append((w, c))
+    return dict(scores), dict(why)
+
+
+def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime
+             ) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for c in contributions:
+        out[c.person_id] += p.role_weights.get(c.role, 0.5) * decay(c.at, now, p.activity_half_life_days)
+    return dict(out)
+
+
+def query_tags(passages: list[Passage], doc_tags: Mapping[str, list[str]], p: ExpertSettings) -> dict[str, float]:
+    """The query's topics: tags of the retrieved documents, weighted by relevance, summing to 1."""
+    if not passages:
+        return {}
+    best = max(x.score for x in passages)
+    rel: dict[str, float] = {}
+    for x in passages:
+        rel[x.doc_id] = max(rel.get(x.doc_id, 0.0), math.exp((x.score - best) / max(p.temperature, 1e-6)))
+    out: dict[str, float] = defaultdict(float)
+    for d, r in rel.items():
+        for t in doc_tags.get(d, []):
+            out[t] += r
+    total = sum(out.values()) or 1.0
+    return {t: w / total for t, w in out.items()}
+
+
+def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow],
+                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime) -> dict[str, float]:
+    """Model 1 on tags: how much each person contributed to the query's topics."""
+    out: dict[str, float] = defaultdict(float)
+    for c in contributions:
+        tags = doc_tags.get(c.doc_id)
+        if not tags:
+            continue
+        match = sum(qtags.get(t, 0.0) for t in tags)
+        if match:
+            out[c.person_id] += match * contribution_weight(c, p, now)
+    return dict(out)
+
+
+def combine(top: dict[str, float], act: dict[str, float], p: ExpertSettings,
+            profile: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
+    """log(topical + tags * profile) + activity * log(1 + activity): topical evidence first,
+    recent activity as a prior."""
+    profile = profile or {}
+    ranked = [(pid, math.log(s + p.tags * profile.get(pid, 0.0)) + p.activity * math.log1p(act.get(pid, 0.0)))
+              for pid, s in top.items() if s > 0]
+    return sorted(ranked, key=lambda x: (-x[1], x[0]))
+
+
+class ExpertFinder:
+    """Experts for a query from the store, given the passages search retrieved."""
+
+    def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
+        self.settings = settings
+        resolver = PeopleResolver(aliases)
+        self._excluded_names = {e.strip().lower() for e in settings.exclude}
+        self._excluded_ids = {e for e in settings.exclude if e.startswith("p") and len(e) == 12}
+        for e in settings.exclude:
+            person = Person(name=e, emails=[e] if "@" in e else [],
+                            handles=[e] if ":" in e and "@" not in e else [])
+            self._excluded_ids.add(resolver.resolve(person).id)
+
+    def excluded(self, person: PersonRow) -> bool:
+        return person.id in self._excluded_ids or person.name.strip().lower() in self._excluded_names
+
+    def find(self, store: Store, passages: list[Passage], query: str, k: int | None = None,
+             now: datetime | None = None) -> list[Expert]:
+        p = self.settings
+        now = now or datetime.now(UTC)
+        doc_ids = list(dict.fromkeys(x.doc_id for x in passages))
+        top, why = topical(passages, store.contributions_to(doc_ids), p, now)
+        people = {r.id: r for r in store.people_by_ids(list(top))}
+        top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
+        act = activity(store.contributions_of(list(top)), p, now)
+        chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
+        best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)
+                      if x.chunk is not None}
+        experts = []
+        for pid, score in combine(top, act, p)[: k or p.k]:
+            ev = self._evidence(why[pid], chunks, best_chunk, query)
+            experts.append(Expert(people[pid], score, reason(ev), ev[: p.evidence]))
+        return experts
+
+    def _evidence(self, weighted: list[tuple[float, ContributionRow]],
+                  chunks: Mapping[tuple[str, int], ChunkHit], best: Mapping[str, ChunkHit],
+                  query: str) -> list[Evidence]:
+        per_doc: dict[str, tuple[float, ContributionRow]] = {}
+        for w, c in weighted:  # one receipt per document: the strongest contribution
+            if c.doc_id not in per_doc or w > per_doc[c.doc_id][0]:
+                per_doc[c.doc_id] = (w, c)
+        out: list[Evidence] = []
+        for w, c in sorted(per_doc.values(), key=lambda x: -x[0]):
+            ch = chunks.get((c.doc_id, c.section if c.section is not None else -1)) or best.get(c.doc_id)
+            if ch is None:
+                continue
+            url = f"{ch.url}#{ch.anchor}" if ch.url and ch.anchor and "#" not in ch.url else ch.url
+            out.append(Evidence(c.doc_id, ch.title, url, c.role, c.at,
+                                make_snippet(ch.text, query, 160), w))
+        return out
+
+
+def reason(evidence: list[Evidence]) -> str:
+    """One line: what the person did on how many relevant documents, and when last."""
+    if not evidence:
+        return ""
+    roles = Counter(e.role for e in evidence)
+    parts = []
+    for role, n in roles.most_common(2):
+        one, many = ROLE_LABELS.get(role, (role, role + "s"))
+        parts.append(f"{n} {one if n == 1 else many}")
+    last = max((e.at for e in evidence if e.at), default=None)
+    about = evidence[0].title
+    text = f"{' and '.join(parts)} on this topic, e.g. “{about}”"
+    return text + (f"; last {last:%Y-%m}" if last else "")

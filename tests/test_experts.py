@@ -1,0 +1,151 @@
+"""Expert attribution: roles, recency, votes and consent change who is suggested, as intended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from index.generations import Home, LiveIndex
+from index.models import Contribution, Document, Person, Section
+from index.settings import ExpertSettings, Settings, SourceSettings
+from index.store import ContributionRow
+from ingest.pipeline import run_ingest
+from search.experts import ExpertFinder, Passage, activity, combine, topical
+from search.searcher import Searcher
+from web.app import create_app
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def row(person: str, doc: str, role: str, days_ago: float = 0, section: int | None = None,
+        score: int | None = None, weight: float = 1.0) -> ContributionRow:
+    return ContributionRow(doc, person, role, weight, NOW - timedelta(days=days_ago), section, score)
+
+
+def rank(passages, contributions, p=None):
+    p = p or ExpertSettings()
+    top, _ = topical(passages, contributions, p, NOW)
+    return [pid for pid, _ in combine(top, activity(contributions, p, NOW), p)]
+
+
+def test_accepted_answer_beats_plain_answer_beats_question():
+    passages = [Passage("t1", 0, 0.8), Passage("t1", 1, 0.8), Passage("t1", 2, 0.8)]
+    rows = [row("asker", "t1", "asker", section=0), row("ans", "t1", "answerer", section=1),
+            row("acc", "t1", "accepted-answerer", section=2)]
+    assert rank(passages, rows) == ["acc", "ans", "asker"]
+
+
+def test_the_author_of_the_matching_passage_beats_the_thread():
+    # both answered the relevant thread, but only b's own answer matched the query
+    passages = [Passage("t1", 0, 0.80), Passage("t1", 2, 0.78), Passage("t1", 1, 0.40)]
+    rows = [row("a", "t1", "answerer", section=1), row("b", "t1", "answerer", section=2)]
+    assert rank(passages, rows) == ["b", "a"]
+
+
+def test_recency_half_life_prefers_recent_contributors():
+    passages = [Passage("old", 0, 0.8), Passage("new", 0, 0.8)]
+    rows = [row("veteran", "old", "author", days_ago=1500), row("fresh", "new", "author", days_ago=10)]
+    assert rank(passages, rows) == ["fresh", "veteran"]
+    no_decay = ExpertSettings(half_life_days=0)
+    assert set(rank(passages, rows, no_decay)) == {"fresh", "veteran"}
+
+
+def test_main_writer_outweighs_typo_fixer():
+    passages = [Passage("page", 0, 0.8)]
+    rows = [row("writer", "page", "author", weight=0.95), row("typo", "page", "author", weight=0.01)]
+    assert rank(passages, rows) == ["writer", "typo"]
+
+
+def test_votes_break_ties_between_answers():
+    passages = [Passage("t", 1, 0.8), Passage("t", 2, 0.8)]
+    rows = [row("low", "t", "answerer", section=1, score=0), row("high", "t", "answerer", section=2, score=40)]
+    assert rank(passages, rows) == ["high", "low"]
+
+
+def test_irrelevant_documents_give_no_expertise():
+    passages = [Passage("t1", 0, 0.9), Passage("t2", 0, 0.2)]
+    rows = [row("on-topic", "t1", "answerer"), row("off-topic", "t2", "accepted-answerer", score=100)]
+    assert rank(passages, rows) == ["on-topic", "off-topic"]
+
+
+@pytest.fixture
+def forum_settings(tmp_path):
+    return Settings(home=tmp_path / "home", sources=[SourceSettings(name="wiki", path=str(tmp_path / "w"))])
+
+
+def _threads() -> list[Document]:
+    ada = Person("Ada", handles=["f:1"])
+    bob = Person("Bob", handles=["f:2"])
+    eve = Person("Eve", handles=["f:3"])
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    docs = []
+    qa = [("How do I rotate the database password?", "Use the vault CLI to rotate the database password."),
+          ("Where is the database backup stored?", "Backups of the database go to the cold storage bucket.")]
+    for i, (q, a) in enumerate(qa):
+        docs.append(Document(
+            id=f"forum/{i}", source="forum", kind="forum", title=q, url=f"https://forum.example/t/{i}",
+            sections=[Section(q, author=eve), Section(a, anchor=f"p{i}", author=ada if i == 0 else bob)],
+            contributions=[Contribution(eve, "asker", at=t, section=0),
+                           Contribution(ada if i == 0 else bob, "accepted-answerer", at=t, section=1, score=5)],
+            updated_at=t, tags=["database"]))
+    return docs
+
+
+def _ingest_docs(settings, embedder, docs):
+    from ingest import sources
+
+    class Listed:
+        name = "forum"
+
+        def iter_documents(self):
+            yield from docs
+
+    settings.sources = [SourceSettings(name="forum", kind="listed", path="")]
+    sources.SOURCE_KINDS["listed"] = lambda cfg, s: Listed()
+    try:
+        run_ingest(settings, embedder)
+    finally:
+        del sources.SOURCE_KINDS["listed"]
+
+
+def test_finder_gives_receipts_that_exist_and_respects_consent(forum_settings, fake_embedder):
+    _ingest_docs(forum_settings, fake_embedder, _threads())
+    live = LiveIndex(Home(forum_settings.home))
+    s = Searcher(live, fake_embedder, forum_settings.search, ExpertFinder(ExpertSettings()))
+    experts = s.experts("rotate the database password vault")
+    assert experts[0].person.name == "Ada"
+    ev = experts[0].evidence[0]
+    assert ev.role == "accepted-answerer" and ev.url == "https://forum.example/t/0#p0"
+    store = live.get().store
+    for e in experts:
+        for ev in e.evidence:
+            assert store.document(ev.doc_id) is not None
+    assert "accepted answer" in experts[0].reason and "2024-01" in experts[0].reason
+
+    shy = Searcher(live, fake_embedder, forum_settings.search, ExpertFinder(ExpertSettings(exclude=["ada"])))
+    assert "Ada" not in [e.person.name for e in shy.experts("rotate the database password vault")]
+    # still shown as the author of her answer
+    assert "Ada" in [a.name for h in shy.search("rotate database password").hits for a in h.authors]
+
+
+def test_experts_api_and_person_page(forum_settings, fake_embedder):
+    _ingest_docs(forum_settings, fake_embedder, _threads())
+    c = TestClient(create_app(forum_settings, embedder=fake_embedder))
+    body = c.get("/api/experts", params={"q": "database backup storage", "k": 2}).json()
+    top = body["experts"][0]
+    assert top["person"]["name"] == "Bob"
+    assert set(top) == {"person", "score", "reason", "evidence"}
+    assert set(top["evidence"][0]) == {"doc_id", "title", "url", "role", "at", "snippet"}
+    assert c.get("/api/search", params={"q": "database backup"}).json()["experts"]
+    person = c.get(top["person"]["profile_url"].replace("/people/", "/api/people/")).json()
+    assert person["counts"] == {"accepted-answerer": 1}
+    assert person["topics"] == [{"tag": "database", "count": 1}]
+    soup = BeautifulSoup(c.get(top["person"]["profile_url"]).text, "html.parser")
+    assert soup.h1.get_text() == "Bob"
+    assert "whoknows suggests people from what they have written" in soup.select_one("#how-inferred").get_text()
+    page = BeautifulSoup(c.get("/search", params={"q": "database backup"}).text, "html.parser")
+    assert page.select_one("aside.experts .expert-name").get_text() == "Bob"
+    assert c.get("/people/nobody").status_code == 404

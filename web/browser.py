@@ -1,0 +1,58 @@
+"""Browser integration: the bookmarklet and its popup, OpenSearch and title suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from search.suggest import suggest_titles
+
+from .deps import Q, SearcherDep, SettingsDep, ViewerDep, templates
+from .pages import BookmarkletPage, SearchPage
+
+router = APIRouter()
+
+
+def base_url(request: Request, configured: str) -> str:
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def bookmarklet_code(base: str) -> str:
+    """Opens a small window on whoknows' own origin with the selection (or the page title).
+
+    Nothing of whoknows runs in the host page, so its Content-Security-Policy cannot block
+    the results and the page cannot read them.
+    """
+    return (
+        "javascript:(function(){var s=String(window.getSelection?window.getSelection():'').trim();"
+        "if(!s){s=document.title||''}"
+        f"window.open('{base}/popup?q='+encodeURIComponent(s.slice(0,500)),'whoknows',"
+        "'popup,width=540,height=720');})();"
+    )
+
+
+@router.get("/bookmarklet", response_class=HTMLResponse, summary="The bookmarklet, with instructions")
+def bookmarklet_page(request: Request, settings: SettingsDep) -> Any:
+    code = bookmarklet_code(base_url(request, settings.web.base_url))
+    return templates.TemplateResponse(request, "bookmarklet.html", {"page": BookmarkletPage(code)})
+
+
+@router.get("/popup", response_class=HTMLResponse, summary="Compact results and people for the bookmarklet")
+def popup(request: Request, s: SearcherDep, viewer: ViewerDep, q: Q = "") -> Any:
+    results = s.search(q, k=5, with_experts=True) if q.strip() else None
+    return templates.TemplateResponse(request, "popup.html", {"page": SearchPage(query=q, results=results)})
+
+
+@router.get("/opensearch.xml", summary="OpenSearch description: add whoknows as a browser search engine")
+def opensearch(request: Request, settings: SettingsDep) -> Response:
+    base = base_url(request, settings.web.base_url)
+    xml = templates.get_template("opensearch.xml").render(base=base)
+    return Response(xml, media_type="application/opensearchdescription+xml")
+
+
+@router.get("/api/suggest", summary="Title suggestions in the OpenSearch format: [query, [titles]]")
+def suggest(s: SearcherDep, viewer: ViewerDep, q: Q = "") -> JSONResponse:
+    titles = suggest_titles(s.index.get().store, q, viewer)
+    return JSONResponse([q, titles], media_type="application/x-suggestions+json")

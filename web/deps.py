@@ -1,0 +1,54 @@
+"""Typed dependencies shared by the routers: the searcher, the answerer, who is asking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.templating import Jinja2Templates
+
+from index.settings import Settings
+from search.answers import Answerer
+from search.permissions import Viewer
+from search.searcher import MAX_QUERY_CHARS, Searcher
+
+from .auth import Authenticator
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def get_searcher(request: Request) -> Searcher:
+    return request.app.state.searcher  # type: ignore[no-any-return]
+
+
+def get_answerer(request: Request) -> Answerer:
+    return request.app.state.answerer  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_viewer(request: Request) -> Viewer:
+    auth: Authenticator = request.app.state.auth
+    viewer = auth.viewer(request)
+    request.state.viewer = viewer
+    return viewer
+
+
+def get_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+    if not viewer.admin:
+        raise HTTPException(403, "this page is for administrators")
+    return viewer
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+AdminDep = Annotated[Viewer, Depends(get_admin)]
+Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
+Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
+K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
