@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -46,6 +47,16 @@ class IngestOptions:
 
 
 @dataclass
+class _Reading:
+    """A source being read and chunked ahead of the encoder."""
+
+    old: dict[str, str]  # document id -> stored key
+    source: Any
+    reader: ChunkedDocuments | None
+    error: Exception | None = None
+
+
+@dataclass
 class _Pending:
     docs: list[tuple[Document, list[Chunk], bool]] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
@@ -72,6 +83,7 @@ class Ingest:
         self._t0 = time.monotonic()
         self._last_save = 0.0
         self.docs_seen = 0
+        self._readers: dict[str, _Reading] = {}
         self.docs_expected = 0  # from the previous generation, for the ETA
         chunking = json.dumps([settings.chunking.size, settings.chunking.overlap,
                                sorted(settings.people.items())])
@@ -92,22 +104,42 @@ class Ingest:
             return {}
         return dict(saved.get("state") or {})
 
+    def read_ahead(self, sources: list[SourceSettings]) -> None:
+        """Start reading and chunking every source now, so the parsing of later sources
+        overlaps the embedding of earlier ones (each source's rows are its own)."""
+        for cfg in sources:
+            self._readers[cfg.name] = self._start_reading(cfg)
+
+    def _start_reading(self, cfg: SourceSettings) -> _Reading:
+        old = self.writer.store.doc_hashes(cfg.name)
+        try:
+            source = make_source(cfg, self.settings)
+            if hasattr(source, "state"):
+                source.state = self._previous_state(cfg)
+        except Exception as e:  # reported as the source's error when its turn comes
+            return _Reading(old, None, None, e)
+        return _Reading(old, source, ChunkedDocuments(source, lambda d: self._prepare(d, old)))
+
+    def close_readers(self) -> None:
+        for reading in self._readers.values():
+            if reading.reader is not None:
+                reading.reader.close()
+        self._readers.clear()
+
     def run_source(self, cfg: SourceSettings) -> SourceRun:
         sr = SourceRun()
         t0 = time.monotonic()
         store = self.writer.store
-        old = store.doc_hashes(cfg.name)
+        reading = self._readers.pop(cfg.name, None) or self._start_reading(cfg)
+        old, source, reader = reading.old, reading.source, reading.reader
         seen: set[str] = set()
         failures: list[Failure] = []
         pending = _Pending()
         state_ok = True
         store.begin()
-        reader: ChunkedDocuments | None = None
         try:
-            source = make_source(cfg, self.settings)
-            if hasattr(source, "state"):
-                source.state = self._previous_state(cfg)
-            reader = ChunkedDocuments(source, lambda d: self._prepare(d, old))
+            if reading.error is not None or reader is None:
+                raise reading.error or RuntimeError("source could not be opened")
             for item, chunks in reader:
                 self._tick(cfg.name, sr)
                 if isinstance(item, Failure):
@@ -257,6 +289,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
         record = log.start()
         t0 = time.monotonic()
         cache = EmbeddingCache(home.path / "embeddings.sqlite")
+        ingest: Ingest | None = None
         try:
             writer = home.new_generation(embedder.model_id, embedder.dim, full=opts.full)
             ingest = Ingest(settings, embedder, opts, writer, cache, record, log)
@@ -264,9 +297,9 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             ingest.docs_expected = sum(
                 len(writer.store.doc_hashes(s.name)) for s in settings.sources
                 if not opts.only or s.name in opts.only)
-            for cfg in settings.sources:
-                if opts.only and cfg.name not in opts.only:
-                    continue
+            selected = [c for c in settings.sources if not opts.only or c.name in opts.only]
+            ingest.read_ahead(selected)
+            for cfg in selected:
                 record.sources[cfg.name] = ingest.run_source(cfg)
             if not opts.only:
                 _drop_unconfigured(writer, names, record)
@@ -283,6 +316,8 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             record.status, record.error = "failed", f"{type(e).__name__}: {e}"
             raise
         finally:
+            if ingest is not None:
+                ingest.close_readers()
             record.seconds = round(time.monotonic() - t0, 3)
             record.finished_at = now_iso()
             record.progress = {}

@@ -103,3 +103,36 @@ def test_large_corpus_gets_an_ivf_index_that_still_removes_chunks(settings, wiki
     assert reader.vectors.ids() == set(reader.store.chunk_hashes())
     hits = Searcher(LiveIndex(home), fake_embedder, settings.search).search("expense desk home office").hits
     assert hits[0].doc_id == "wiki/expenses.md"
+
+
+def test_later_sources_are_read_while_earlier_ones_are_embedded(settings, monkeypatch):
+    """Read-ahead: the second source is being read while the first one's chunks are encoded."""
+    from index.settings import SourceSettings
+    from ingest import sources
+
+    second_read = threading.Event()
+
+    class Watched(ListSource):
+        def iter_documents(self) -> Iterator[Document | Failure]:
+            for item in super().iter_documents():
+                second_read.set()
+                yield item
+
+    monkeypatch.setitem(sources.SOURCE_KINDS, "watched",
+                        lambda cfg, s: Watched([Document(id=f"late/{i}", source="late", kind="wiki",
+                                                         title=f"Late {i}", sections=[Section(f"late {i}")])
+                                                for i in range(3)]))
+    settings.sources.append(SourceSettings(name="late", kind="watched", path="-"))
+
+    class Waiting(FakeEmbedder):
+        saw_second: list[bool] = []
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            if not self.saw_second:
+                self.saw_second.append(second_read.wait(timeout=10))
+            return super().encode(texts)
+
+    emb = Waiting()
+    rec = run_ingest(settings, emb)
+    assert emb.saw_second == [True]  # the first encode call (source "wiki") found "late" being read
+    assert rec.sources["wiki"].added == 3 and rec.sources["late"].added == 3
