@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 export UNSTRUCTURED_DISABLE_NOTICE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint bench install install-test ingest serve clean
+.PHONY: run test lint bench install install-test install-bench ingest serve clean
 
 .venv/bin/python:
 	python3.11 -m venv .venv || python3 -m venv .venv
@@ -22,8 +22,13 @@ export TOKENIZERS_PARALLELISM := false
 	$(PIP) install -q -e '.[test]'
 	touch $@ .venv/.installed
 
+.venv/.installed-bench: pyproject.toml | .venv/bin/python
+	$(PIP) install -q -e '.[test,bench]'
+	touch $@ .venv/.installed .venv/.installed-test
+
 install: .venv/.installed
 install-test: .venv/.installed-test
+install-bench: .venv/.installed-bench
 
 ingest: install
 	.venv/bin/whoknows ingest
@@ -42,8 +47,9 @@ lint: install-test
 	.venv/bin/ruff check ingest index search web tests benchmarks
 	.venv/bin/mypy ingest index search web
 
-bench: install-test
-	$(PY) benchmarks/run.py
+# all parts, ~20 min on 2 cores; `make bench ARGS="--quick"` or ARGS="--only encoder,http"
+bench: install-bench
+	$(PY) benchmarks/run.py $(ARGS)
 
 clean:
 	rm -rf var .venv

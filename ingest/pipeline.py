@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -26,6 +27,7 @@ from index.runs import RunLog, RunRecord, SourceRun, now_iso
 from index.settings import Settings, SourceSettings
 
 from .chunking import Chunker
+from .overlap import ChunkedDocuments
 from .sources import make_source
 
 ProgressFn = Callable[[dict], None]
@@ -42,8 +44,18 @@ class IngestOptions:
     max_delete_share: float | None = None  # None = settings.ingest.max_delete_share
     full: bool = False  # rebuild from scratch into a new generation
     progress: bool = False  # a progress bar on stderr
-    embed_batch: int = 256  # chunks gathered before encoding
+    embed_batch: int = 512  # chunks gathered before encoding (sorted by length within)
     cache_path: Path | None = None  # embedding cache; default <home>/embeddings.sqlite
+
+
+@dataclass
+class _Reading:
+    """A source being read and chunked ahead of the encoder."""
+
+    old: dict[str, str]  # document id -> stored key
+    source: Any
+    reader: ChunkedDocuments | None
+    error: Exception | None = None
 
 
 @dataclass
@@ -73,6 +85,7 @@ class Ingest:
         self._t0 = time.monotonic()
         self._last_save = 0.0
         self.docs_seen = 0
+        self._readers: dict[str, _Reading] = {}
         self.docs_expected = 0  # from the previous generation, for the ETA
         chunking = json.dumps([settings.chunking.size, settings.chunking.overlap,
                                sorted(settings.people.items())])
@@ -93,21 +106,43 @@ class Ingest:
             return {}
         return dict(saved.get("state") or {})
 
+    def read_ahead(self, sources: list[SourceSettings]) -> None:
+        """Start reading and chunking every source now, so the parsing of later sources
+        overlaps the embedding of earlier ones (each source's rows are its own)."""
+        for cfg in sources:
+            self._readers[cfg.name] = self._start_reading(cfg)
+
+    def _start_reading(self, cfg: SourceSettings) -> _Reading:
+        old = self.writer.store.doc_hashes(cfg.name)
+        try:
+            source = make_source(cfg, self.settings)
+            if hasattr(source, "state"):
+                source.state = self._previous_state(cfg)
+        except Exception as e:  # reported as the source's error when its turn comes
+            return _Reading(old, None, None, e)
+        return _Reading(old, source, ChunkedDocuments(source, lambda d: self._prepare(d, old)))
+
+    def close_readers(self) -> None:
+        for reading in self._readers.values():
+            if reading.reader is not None:
+                reading.reader.close()
+        self._readers.clear()
+
     def run_source(self, cfg: SourceSettings) -> SourceRun:
         sr = SourceRun()
         t0 = time.monotonic()
         store = self.writer.store
-        old = store.doc_hashes(cfg.name)
+        reading = self._readers.pop(cfg.name, None) or self._start_reading(cfg)
+        old, source, reader = reading.old, reading.source, reading.reader
         seen: set[str] = set()
         failures: list[Failure] = []
         pending = _Pending()
         state_ok = True
         store.begin()
         try:
-            source = make_source(cfg, self.settings)
-            if hasattr(source, "state"):
-                source.state = self._previous_state(cfg)
-            for item in source.iter_documents():
+            if reading.error is not None or reader is None:
+                raise reading.error or RuntimeError("source could not be opened")
+            for item, chunks in reader:
                 self._tick(cfg.name, sr)
                 if isinstance(item, Failure):
                     failures.append(item)
@@ -124,11 +159,10 @@ class Ingest:
                     failures.append(Failure(cfg.name, item.id, "duplicate document id"))
                     continue
                 seen.add(item.id)
-                self._resolve_people(item)
-                if old.get(item.id) == self.doc_key(item):
+                if chunks is None:
                     sr.unchanged += 1
                     continue
-                pending.docs.append((item, self.chunker.chunk(item), item.id in old))
+                pending.docs.append((item, chunks, item.id in old))
                 if pending.n_chunks >= self.opts.embed_batch:
                     self._flush(pending, sr, failures)
             self._flush(pending, sr, failures)
@@ -153,6 +187,8 @@ class Ingest:
                            {"fingerprint": self._fingerprint(cfg), "state": state} if state else {})
             store.commit()
         except Exception as e:
+            if reader is not None:
+                reader.close()
             store.db.execute("ROLLBACK")
             sr = SourceRun(error=f"{type(e).__name__}: {e}", failed=len(failures))
             sr.seconds = round(time.monotonic() - t0, 3)
@@ -162,6 +198,13 @@ class Ingest:
             self.writer.vectors.add(np.concatenate(pending.add_ids), np.vstack(pending.add_vecs))
         sr.seconds = round(time.monotonic() - t0, 3)
         return sr
+
+    def _prepare(self, doc: Document, old: dict[str, str]) -> list[Chunk] | None:
+        """Runs in the reader thread: people resolved, then chunks (None when unchanged)."""
+        self._resolve_people(doc)
+        if old.get(doc.id) == self.doc_key(doc):
+            return None
+        return self.chunker.chunk(doc)
 
     def _resolve_people(self, doc: Document) -> None:
         for c in doc.contributions:
@@ -248,6 +291,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
         record = log.start()
         t0 = time.monotonic()
         cache = EmbeddingCache(opts.cache_path or home.path / "embeddings.sqlite")
+        ingest: Ingest | None = None
         try:
             writer = home.new_generation(embedder.model_id, embedder.dim, full=opts.full)
             ingest = Ingest(settings, embedder, opts, writer, cache, record, log)
@@ -255,13 +299,14 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             ingest.docs_expected = sum(
                 len(writer.store.doc_hashes(s.name)) for s in settings.sources
                 if not opts.only or s.name in opts.only)
-            for cfg in settings.sources:
-                if opts.only and cfg.name not in opts.only:
-                    continue
+            selected = [c for c in settings.sources if not opts.only or c.name in opts.only]
+            ingest.read_ahead(selected)
+            for cfg in selected:
                 record.sources[cfg.name] = ingest.run_source(cfg)
             if not opts.only:
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
+            writer.fit_vectors(settings.vectors, cache)
             ingest.bar.close()
             record.generation = writer.name
             home.publish(writer)
@@ -273,6 +318,8 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             record.status, record.error = "failed", f"{type(e).__name__}: {e}"
             raise
         finally:
+            if ingest is not None:
+                ingest.close_readers()
             record.seconds = round(time.monotonic() - t0, 3)
             record.finished_at = now_iso()
             record.progress = {}

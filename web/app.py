@@ -11,7 +11,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from index.embedding import Embedder, load_embedder
+from index.embedding import Embedder, load_query_embedder
 from index.gaps import NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
@@ -54,7 +54,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
-    searcher = Searcher(live, embedder or load_embedder(settings.embedding), settings.search,
+    searcher = Searcher(live, embedder or load_query_embedder(settings.embedding), settings.search,
                         ExpertFinder(settings.experts, settings.people))
     gaps = GapLog(Home(settings.home).path / "state.sqlite")
     llm = ChatClient(settings.llm) if settings.llm.base_url else None

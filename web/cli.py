@@ -19,10 +19,10 @@ os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _embedder(settings: Settings) -> Any:
-    from index.embedding import load_embedder
+def _embedder(settings: Settings, query: bool = False) -> Any:
+    from index.embedding import load_embedder, load_query_embedder
 
-    return load_embedder(settings.embedding)
+    return load_query_embedder(settings.embedding) if query else load_embedder(settings.embedding)
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,7 +55,7 @@ def _searcher(settings: Settings) -> Any:
     from search.experts import ExpertFinder
     from search.searcher import Searcher
 
-    return Searcher(LiveIndex(Home(settings.home)), _embedder(settings), settings.search,
+    return Searcher(LiveIndex(Home(settings.home)), _embedder(settings, query=True), settings.search,
                     ExpertFinder(settings.experts, settings.people))
 
 

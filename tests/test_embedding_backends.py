@@ -1,0 +1,49 @@
+"""Encoder backends: selection, model ids per backend, and the ONNX exports of the real model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embedding import EMBEDDING_BACKENDS, load_embedder, model_id_for
+from index.settings import EmbeddingSettings
+
+
+def test_every_backend_has_its_own_model_id():
+    ids = {b: model_id_for(EmbeddingSettings(backend=b)) for b in EMBEDDING_BACKENDS}
+    assert set(ids) == {"torch", "onnx", "onnx-int8"}
+    assert len(set(ids.values())) == 3
+    assert ids["torch"] == "all-MiniLM-L6-v2"  # indexes built before the backends stay valid
+    assert model_id_for(EmbeddingSettings(model="/models/my-model", backend="onnx")) == "my-model+onnx"
+
+
+def test_unknown_backend_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="onnx-int8"):
+        load_embedder(EmbeddingSettings(backend="tensorrt"))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("backend, floor", [("onnx", 0.999), ("onnx-int8", 0.97)])
+def test_onnx_backends_export_locally_and_agree_with_torch(tmp_path, backend, floor):
+    texts = ["You can expense a desk and a chair for your home office.",
+             "Report phishing e-mails to the security team.",
+             "The summer barbecue is in July at the lake. " * 30]  # longer than 256 tokens
+    torch_vecs = load_embedder(EmbeddingSettings()).encode(texts)
+    emb = load_embedder(EmbeddingSettings(backend=backend, cache_dir=str(tmp_path)))
+    assert emb.model_id == f"all-MiniLM-L6-v2+{backend}" and emb.dim == 384
+    export = tmp_path / f"all-MiniLM-L6-v2-{backend}"
+    assert (export / "model.onnx").exists() and (export / "export.json").exists()
+    vecs = emb.encode(texts)
+    assert vecs.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(vecs * torch_vecs, axis=1)) > floor
+    # order is kept although texts are sorted by length inside
+    assert np.allclose(emb.encode(texts[::-1]), vecs[::-1], atol=1e-5)
+    assert emb.encode([]).shape == (0, 384)
+    # a second use finds the export and does not redo it
+    from index.embedding import bundled_model_path
+    from index.onnx_encoder import ensure_export
+
+    before = (export / "model.onnx").stat().st_mtime_ns
+    assert ensure_export(bundled_model_path(), backend, tmp_path, "all-MiniLM-L6-v2") == export
+    assert (export / "model.onnx").stat().st_mtime_ns == before
