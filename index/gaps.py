@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .migrations import STATE_MIGRATIONS, migrate
+from .migrations import connect_state
 from .runs import now_iso
 
 NO_RESULTS = "no-results"
@@ -33,14 +33,10 @@ class Gap:
 
 class GapLog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
 
     def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        migrate(db, STATE_MIGRATIONS)
-        return db
+        return connect_state(self.path)
 
     def record(self, query: str, kind: str) -> None:
         key = normalise(query)

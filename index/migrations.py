@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -123,6 +124,15 @@ def s003_create_tokens(db: sqlite3.Connection) -> None:
 
 
 STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens]
+
+
+def connect_state(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection to ``state.sqlite`` (runs, gaps, tokens), migrated. Outlives generations."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    migrate(db, STATE_MIGRATIONS)
+    return db
 
 
 def migrate(db: sqlite3.Connection, migrations: list[Migration]) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .migrations import STATE_MIGRATIONS, migrate
+from .migrations import connect_state
 
 
 def now_iso() -> str:
@@ -78,11 +78,8 @@ def _alive(pid: int) -> bool:
 
 class RunLog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self.db = connect_state(path, timeout=30)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        migrate(self.db, STATE_MIGRATIONS)
 
     def start(self) -> RunRecord:
         rec = RunRecord(started_at=now_iso())

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .migrations import STATE_MIGRATIONS, migrate
+from .migrations import connect_state
 from .runs import now_iso
 
 PREFIX = "wk_"
@@ -30,14 +30,10 @@ def _hash(token: str) -> str:
 
 class TokenStore:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
 
     def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        migrate(db, STATE_MIGRATIONS)
-        return db
+        return connect_state(self.path)
 
     def create(self, user: str, groups: list[str]) -> str:
         """A new token for ``user``; the plain token is returned once and never stored."""

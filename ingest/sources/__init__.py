@@ -7,6 +7,7 @@ Each kind is one module; ``SOURCE_KINDS`` maps the ``kind`` in ``[[sources]]`` t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib import import_module
 from typing import Protocol
 
 from index.models import Document, Failure, Unchanged
@@ -31,56 +32,21 @@ class Source(Protocol):
 SourceFactory = Callable[[SourceSettings, Settings], Source]
 
 
-def _markdown(cfg: SourceSettings, settings: Settings) -> Source:
-    from .markdown import MarkdownSource
-
-    return MarkdownSource(cfg, settings)
-
-
-def _stackexchange(cfg: SourceSettings, settings: Settings) -> Source:
-    from .stackexchange import StackExchangeSource
-
-    return StackExchangeSource(cfg, settings)
-
-
-def _discourse(cfg: SourceSettings, settings: Settings) -> Source:
-    from .discourse import DiscourseSource
-
-    return DiscourseSource(cfg, settings)
-
-
-def _git(cfg: SourceSettings, settings: Settings) -> Source:
-    from .git import GitSource
-
-    return GitSource(cfg, settings)
-
-
-def _mediawiki(cfg: SourceSettings, settings: Settings) -> Source:
-    from .mediawiki import MediaWikiSource
-
-    return MediaWikiSource(cfg, settings)
-
-
-def _files(cfg: SourceSettings, settings: Settings) -> Source:
-    from .files import FilesSource
-
-    return FilesSource(cfg, settings)
-
-
-def _beir(cfg: SourceSettings, settings: Settings) -> Source:
-    from .beir import BeirSource
-
-    return BeirSource(cfg, settings)
+def _lazy(module: str, cls: str) -> SourceFactory:
+    """A factory that imports the kind's module only when a source of that kind is used."""
+    def make(cfg: SourceSettings, settings: Settings) -> Source:
+        return getattr(import_module(f"{__name__}.{module}"), cls)(cfg, settings)  # type: ignore[no-any-return]
+    return make
 
 
 SOURCE_KINDS: dict[str, SourceFactory] = {
-    "markdown": _markdown,
-    "stackexchange": _stackexchange,
-    "discourse": _discourse,
-    "git": _git,
-    "mediawiki": _mediawiki,
-    "files": _files,
-    "beir": _beir,
+    "markdown": _lazy("markdown", "MarkdownSource"),
+    "stackexchange": _lazy("stackexchange", "StackExchangeSource"),
+    "discourse": _lazy("discourse", "DiscourseSource"),
+    "git": _lazy("git", "GitSource"),
+    "mediawiki": _lazy("mediawiki", "MediaWikiSource"),
+    "files": _lazy("files", "FilesSource"),
+    "beir": _lazy("beir", "BeirSource"),
 }
 
 
