@@ -29,9 +29,18 @@ def _stem_prefix(term: str) -> str:
     return term[:-1] if len(term) > 4 and term.endswith("s") else term
 
 
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"(\*\*|__|`+|^#+\s|<[^>]{1,80}>)", re.M)
+
+
+def plain_text(text: str) -> str:
+    """Passage text as a reader sees it: Markdown links by their text, no emphasis marks."""
+    return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", text))
+
+
 def make_snippet(text: str, query: str, size: int = 240) -> str:
     """The ``size``-character window of ``text`` with the most query-term hits."""
-    text = " ".join(text.split())
+    text = " ".join(plain_text(text).split())
     if len(text) <= size:
         return text
     terms = [_stem_prefix(t) for t in query_terms(query)]

@@ -120,3 +120,10 @@ def test_server_follows_new_generation_without_restart(settings, wiki, fake_embe
     run_ingest(settings, fake_embedder)
     hits = c.get("/api/search", params={"q": "zanzibar sabbatical"}).json()["hits"]
     assert hits[0]["title"] == "Sabbatical"
+
+
+def test_snippets_read_as_text_not_markdown():
+    from search.snippets import make_snippet
+
+    s = make_snippet("See [submitting **expenses**](../pay/index.md) and `the tool` <td>now</td>.", "expenses")
+    assert s == "See submitting expenses and the tool now."
