@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from index.generations import Home
 from index.models import Document, Failure
 from index.settings import Settings, SourceSettings
 from ingest.pipeline import run_ingest
@@ -150,3 +151,28 @@ def test_log_parser_reads_renames_binary_files_and_odd_paths():
     assert [(c.added, c.old_path, c.path) for c in first.changes] == [
         (3, "old name.md", "new\tname.md"), (0, "", "img.png")]
     assert second.name == "Bob" and second.changes[0].path == "old name.md"
+
+
+def test_unchanged_head_skips_history_and_reading_then_a_commit_is_picked_up(tmp_path, repo, fake_embedder,
+                                                                             monkeypatch):
+    from ingest.sources import git as git_source
+
+    write(repo / "docs/empty.md", "")
+    commit(repo, "An empty page", BOB, 5)
+    cfg, settings = source_settings(tmp_path, repo, subdir="docs")
+    first = run_ingest(settings, fake_embedder)
+    assert first.sources["gw"].added == 2 and first.sources["gw"].failed == 1
+    passes: list[int] = []
+    original = git_source.read_histories
+    monkeypatch.setattr(git_source, "read_histories", lambda *a, **k: passes.append(1) or original(*a, **k))
+    again = run_ingest(settings, fake_embedder)
+    assert passes == []  # no history pass when HEAD did not move
+    assert (again.sources["gw"].unchanged, again.sources["gw"].failed) == (2, 1)  # failure still reported
+    page = repo / "docs/onboarding.md"
+    page.write_text(page.read_text() + "\nAnd a monitor.\n")
+    commit(repo, "Monitors too", CAROL, 6)
+    third = run_ingest(settings, fake_embedder)
+    assert passes == [1]
+    assert (third.sources["gw"].updated, third.sources["gw"].unchanged) == (1, 1)
+    doc = Home(settings.home).open_reader().store.document("gw/onboarding.md")
+    assert "Carol" in {c.person.name.split()[0] for c in doc.contributions}

@@ -15,8 +15,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from index.models import Document, Failure
+from index.models import Document, Failure, Unchanged
 from index.settings import Settings, SourceSettings
 
 from .authorship import PageHistory
@@ -38,26 +39,41 @@ class GitSource:
         self.ignore = {str(a).strip().lower() for a in opts.get("ignore_authors", [])}
         self.timeout = float(opts.get("timeout_s", 600))
         self.last_commit = ""  # HEAD after iter_documents; lets a later run ask "changed since"
+        # incremental runs: {"commit": HEAD of the last good run, "pages": [indexed page paths]}
+        self.state: dict[str, Any] = {}
 
-    def iter_documents(self) -> Iterator[Document | Failure]:
+    def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         repo = self.checkout()
         self.last_commit = run_git(repo, "rev-parse", "HEAD", timeout=self.timeout).decode().strip()
         root = repo / self.subdir if self.subdir else repo
         if not root.is_dir():
             raise FileNotFoundError(f"source {self.name!r}: no folder {self.subdir!r} in {repo}")
         pages = {p.relative_to(root).as_posix(): p for p in walk_files(root, SUFFIXES)}
+        reader = MarkdownSource(self.cfg, self.settings)
+        if self.state.get("commit") == self.last_commit and set(self.state.get("pages", [])) == set(pages):
+            # nothing committed since the last good run: no history pass; indexed pages are not
+            # even read, pages that failed are read again so their failures stay reported
+            indexed_before = set(self.state.get("indexed", []))
+            for rel, path in pages.items():
+                yield Unchanged(f"{self.name}/{rel}") if rel in indexed_before else self._read(reader, path, rel)
+            return
+        indexed: list[str] = []
         prefix = f"{self.subdir}/" if self.subdir else ""
         histories = read_histories(repo, {prefix + rel for rel in pages}, self.subdir, self.ignore,
                                    self.timeout)
-        reader = MarkdownSource(self.cfg, self.settings)
         for rel, path in pages.items():
-            try:
-                item = reader.read(path, rel)
-            except Exception as e:  # one bad page never stops the run
-                item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            item = self._read(reader, path, rel)
             if isinstance(item, Document):
                 self._apply_history(item, histories[prefix + rel])
+                indexed.append(rel)
             yield item
+        self.state = {"commit": self.last_commit, "pages": list(pages), "indexed": indexed}
+
+    def _read(self, reader: MarkdownSource, path: Path, rel: str) -> Document | Failure:
+        try:
+            return reader.read(path, rel)
+        except Exception as e:  # one bad page never stops the run
+            return Failure(self.name, rel, f"{type(e).__name__}: {e}")
 
     def checkout(self) -> Path:
         """The working tree to read: the configured working copy, or a clone kept in the cache."""
