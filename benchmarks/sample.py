@@ -43,6 +43,7 @@ class Sample:
 
     work: Path
     cache_dir: Path
+    only: list[str] = field(default_factory=list)  # source names of whoknows.toml; empty = all
     _embedders: dict[str, Embedder] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
     homes: dict[str, Path] = field(default_factory=dict)  # backend -> a built sample home
@@ -53,6 +54,8 @@ class Sample:
         """The sample configuration (whoknows.toml: every source in data/) with another home."""
         s = load_settings(REPO / "whoknows.toml")
         s.home = home
+        if self.only:
+            s.sources = [c for c in s.sources if c.name in self.only]
         s.embedding = EmbeddingSettings(backend=backend, cache_dir=str(self.cache_dir))
         return s
 
