@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality-backends", default="torch,onnx-int8", help="backends scored on SciFact")
     p.add_argument("--scifact", default=os.environ.get("WHOKNOWS_SCIFACT", "/work/shared/data/scifact"),
                    help="BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/train.tsv)")
+    p.add_argument("--sources", default="", help="only these sources of whoknows.toml (default: all of data/)")
     p.add_argument("--work", default=str(RESULTS / "work"), help="scratch folder (homes, exports, synthetic)")
     return p.parse_args(argv)
 
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                     machine=machine_info())
     print(f"whoknows benchmarks: parts {', '.join(parts)}; load average {load_average()} on "
           f"{os.cpu_count()} cpus (shared machine: compare within one run)", flush=True)
-    sample = Sample(work=work, cache_dir=work / "models")
+    sample = Sample(work=work, cache_dir=work / "models", only=split(args.sources))
+    report.machine["sources"] = [c.name for c in sample.settings(work).sources]
     t0 = time.perf_counter()
     if "encoder" in parts:
         from encoder import bench_encoder

@@ -12,7 +12,8 @@ import numpy as np
 from common import REPO
 
 from index.embedding import Embedder, load_embedder, load_query_embedder
-from index.settings import EmbeddingSettings, Settings, SourceSettings
+from index.models import Document
+from index.settings import EmbeddingSettings, Settings, load_settings
 from ingest.chunking import Chunker
 from ingest.sources import make_source
 
@@ -42,6 +43,7 @@ class Sample:
 
     work: Path
     cache_dir: Path
+    only: list[str] = field(default_factory=list)  # source names of whoknows.toml; empty = all
     _embedders: dict[str, Embedder] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
     homes: dict[str, Path] = field(default_factory=dict)  # backend -> a built sample home
@@ -49,12 +51,13 @@ class Sample:
     ingest_seconds: dict[str, list[float]] = field(default_factory=dict)  # backend -> ingest runs
 
     def settings(self, home: Path, backend: str = "torch") -> Settings:
-        return Settings(
-            home=home,
-            sources=[SourceSettings(name="handbook", kind="markdown", path=str(REPO / "data/handbook"),
-                                    url="https://handbook.sourcegraph.com/{path}")],
-            embedding=EmbeddingSettings(backend=backend, cache_dir=str(self.cache_dir)),
-        )
+        """The sample configuration (whoknows.toml: every source in data/) with another home."""
+        s = load_settings(REPO / "whoknows.toml")
+        s.home = home
+        if self.only:
+            s.sources = [c for c in s.sources if c.name in self.only]
+        s.embedding = EmbeddingSettings(backend=backend, cache_dir=str(self.cache_dir))
+        return s
 
     def texts(self) -> list[str]:
         """The unique chunk texts ingest embeds, in ingest order."""
@@ -62,16 +65,17 @@ class Sample:
             s = self.settings(self.work / "unused")
             chunker = Chunker(s.chunking)
             seen: dict[str, str] = {}
-            for item in make_source(s.sources[0], s).iter_documents():
-                if hasattr(item, "sections"):
-                    for c in chunker.chunk(item):  # type: ignore[arg-type]
-                        seen.setdefault(c.text_hash, c.embed_text)
+            for cfg in s.sources:
+                for item in make_source(cfg, s).iter_documents():
+                    if isinstance(item, Document):
+                        for c in chunker.chunk(item):
+                            seen.setdefault(c.text_hash, c.embed_text)
             self._texts = list(seen.values())
         return self._texts
 
     def queries(self, n: int = 100) -> list[str]:
         out = list(QUESTIONS)
-        for path in sorted((REPO / "data/handbook").rglob("*.md")):
+        for path in sorted((REPO / "data/handbook").rglob("*.md")):  # page titles
             m = re.search(r"^#\s+(.+)$", path.read_text(encoding="utf-8", errors="replace"), re.M)
             title = (m.group(1) if m else path.stem.replace("-", " ")).strip().lower()
             if title not in out:

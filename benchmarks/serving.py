@@ -18,10 +18,11 @@ from sample import Sample
 from synthetic import build_synthetic, synthetic_vectors
 
 from index.generations import STORE_FILE, VECTORS_FILE, Home, LiveIndex
-from index.settings import SearchSettings, VectorSettings
+from index.settings import ExpertSettings, SearchSettings, VectorSettings
 from index.vectors import load_vectors
 from index.vectors_ivf import exact_top_k, recall_at_k
 from ingest.pipeline import run_ingest
+from search.experts import ExpertFinder
 from search.searcher import Searcher
 
 
@@ -33,17 +34,20 @@ def sample_home(sample: Sample, backend: str) -> Path:
     return sample.homes[backend]
 
 
-def in_process(report: Report, label: str, home: Path, sample: Sample, backend: str, queries: list[str]) -> None:
-    searcher = Searcher(LiveIndex(Home(home)), sample.query_embedder(backend), SearchSettings())
+def in_process(report: Report, label: str, home: Path, sample: Sample, backend: str, queries: list[str],
+               experts: bool = True) -> None:
+    searcher = Searcher(LiveIndex(Home(home)), sample.query_embedder(backend), SearchSettings(),
+                        ExpertFinder(ExpertSettings()))
     for q in queries[:10]:
-        searcher.search(q)
+        searcher.search(q, with_experts=experts)
     took = []
     for q in queries:
         t0 = time.perf_counter()
-        searcher.search(q)
+        searcher.search(q, with_experts=experts)
         took.append((time.perf_counter() - t0) * 1000)
+    how = "with experts, as /api/search" if experts else "plain search, without experts"
     report.add("search", f"{label}: in-process search, median of {len(queries)} queries", median(took), "ms",
-               f"p99 {percentile(took, 99):.1f} ms")
+               f"p99 {percentile(took, 99):.1f} ms; {how}")
 
 
 def http(report: Report, label: str, home: Path, sample: Sample, backend: str, queries: list[str],
@@ -110,4 +114,6 @@ def bench_serving(report: Report, sample: Sample, backends: list[str], synth_bac
                    f"{syn.kind}, nprobe {syn.nprobe}; {note}")
         sizes(report, label, syn.home)
         recall(report, label, syn.home, synthetic_vectors(real, n, 0), qv)
+        in_process(report, label, syn.home, sample, synth_backend, queries, experts=False)
+        in_process(report, label, syn.home, sample, synth_backend, queries, experts=True)
         http(report, label, syn.home, sample, synth_backend, queries, single, concurrent)

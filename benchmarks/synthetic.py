@@ -26,6 +26,7 @@ from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
 RECIPE = 2  # bump when the way synthetic data is made changes
+IVF_RECIPE = 2  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
 
@@ -95,21 +96,23 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
 def build_synthetic(work: Path, n: int, real: np.ndarray, texts: list[str], model_id: str,
                     settings: VectorSettings, seed: int = 0) -> SyntheticIndex:
     """A published home with ``n`` synthetic chunks (reused when already built)."""
-    key = {"recipe": RECIPE, "n": n, "model_id": model_id, "seed": seed, "real": len(real),
-           "settings": asdict(settings)}
+    store_key = {"recipe": RECIPE, "n": n, "model_id": model_id, "seed": seed}
+    key = {**store_key, "real": len(real), "settings": asdict(settings), "ivf": IVF_RECIPE}
     home = work / f"synthetic-{n}-{model_id}"
     stamp = home / "build.json"
-    if stamp.exists():
-        saved = json.loads(stamp.read_text())
-        if saved.get("key") == key:
-            return SyntheticIndex(**{**saved["result"], "home": home, "reused": True})
-    shutil.rmtree(home, ignore_errors=True)
     gen = home / "generations" / "g000001"
-    gen.mkdir(parents=True)
-    words = sorted({w for t in texts for w in re.findall(r"[a-z]{3,}", t.lower())})
-    t0 = time.perf_counter()
-    _fill_store(gen / STORE_FILE, n, words, model_id, real.shape[1], seed)
-    store_seconds = time.perf_counter() - t0
+    saved = json.loads(stamp.read_text()) if stamp.exists() else {}
+    if saved.get("key") == key:
+        return SyntheticIndex(**{**saved["result"], "home": home, "reused": True})
+    if saved.get("store_key") == store_key and (gen / STORE_FILE).exists():
+        store_seconds = saved["result"]["store_seconds"]  # only the vector index is rebuilt
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+        gen.mkdir(parents=True)
+        words = sorted({w for t in texts for w in re.findall(r"[a-z]{3,}", t.lower())})
+        t0 = time.perf_counter()
+        _fill_store(gen / STORE_FILE, n, words, model_id, real.shape[1], seed)
+        store_seconds = time.perf_counter() - t0
     vectors = synthetic_vectors(real, n, seed)
     ids = np.arange(1, n + 1, dtype="int64")
     t0 = time.perf_counter()
@@ -128,5 +131,5 @@ def build_synthetic(work: Path, n: int, real: np.ndarray, texts: list[str], mode
         nprobe=int(getattr(getattr(index, "index", None), "nprobe", 0)) if index.kind != "flat" else 0,
     )
     saved_result = {k: v for k, v in asdict(result).items() if k not in ("home", "reused")}
-    stamp.write_text(json.dumps({"key": key, "result": saved_result}))
+    stamp.write_text(json.dumps({"key": key, "store_key": store_key, "result": saved_result}))
     return result

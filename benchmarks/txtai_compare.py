@@ -34,7 +34,8 @@ def _whoknows(report: Report, sample: Sample, backend: str, queries: list[str]) 
                         SearchSettings())
     took = _timed(lambda q: searcher.search(q), queries)
     report.add("txtai", f"whoknows ({backend}): query latency p50 / p99",
-               f"{median(took):.1f} / {percentile(took, 99):.1f}", "ms", f"{len(queries)} queries, in-process")
+               f"{median(took):.1f} / {percentile(took, 99):.1f}", "ms",
+               f"{len(queries)} queries, in-process; plain search (no experts), as txtai's")
 
 
 def _timed(fn, queries: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
