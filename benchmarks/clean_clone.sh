@@ -7,7 +7,8 @@
 #
 # `make run` itself serves on port 8000 in the foreground; this script runs the same steps
 # (install, `whoknows ingest`, `whoknows serve`) with the server on a free port so it can
-# be stopped. Prints one JSON line with the seconds of each step.
+# be stopped. Prints one JSON line with the seconds of each step, ingest chunks/s and the
+# median latency of 100 search requests (GET /api/search, one at a time) on the result.
 set -euo pipefail
 src=${1:-$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)}
 dir=$(mktemp -d /tmp/whoknows-clone.XXXXXX)
@@ -36,11 +37,28 @@ done
 t3=$(now)
 curl -fsS "http://127.0.0.1:$port/search?q=expenses" | grep -q 'class="hit"' || { echo "search page not populated" >&2; exit 1; }
 chunks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks_embedded"])' "$dir/ingest.json")
-python3 - "$t0" "$t1" "$t2" "$t3" "$chunks" <<'PY'
-import json, sys
+# then 100 different queries, one at a time, against the running server (page titles of the sample)
+python3 - "$t0" "$t1" "$t2" "$t3" "$chunks" "$port" <<'PY'
+import http.client, json, pathlib, re, statistics, sys, time, urllib.parse
 t0, t1, t2, t3 = map(float, sys.argv[1:5])
-chunks = int(sys.argv[5])
+chunks, port = int(sys.argv[5]), int(sys.argv[6])
+titles = []
+for path in sorted(pathlib.Path("data/handbook").rglob("*.md")):
+    m = re.search(r"^#\s+(.+)$", path.read_text(errors="replace"), re.M)
+    t = (m.group(1) if m else path.stem.replace("-", " ")).strip().lower()
+    if t not in titles:
+        titles.append(t)
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+took = []
+for q in (titles * 2)[:110]:
+    start = time.perf_counter()
+    conn.request("GET", "/api/search?" + urllib.parse.urlencode({"q": q}))
+    conn.getresponse().read()
+    took.append((time.perf_counter() - start) * 1000)
+took = took[10:]  # first 10 are warm-up
 print(json.dumps({"install_s": round(t1 - t0, 1), "ingest_s": round(t2 - t1, 1),
                   "serve_until_populated_page_s": round(t3 - t2, 1), "make_run_total_s": round(t3 - t0, 1),
-                  "chunks": chunks, "ingest_chunks_per_s": round(chunks / (t2 - t1), 1)}))
+                  "chunks": chunks, "ingest_chunks_per_s": round(chunks / (t2 - t1), 1),
+                  "search_http_median_ms_of_100": round(statistics.median(took), 1),
+                  "search_http_p99_ms": round(sorted(took)[98], 1)}))
 PY

@@ -26,7 +26,7 @@ from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
 RECIPE = 2  # bump when the way synthetic data is made changes
-IVF_RECIPE = 2  # bump when the IVF build or its nprobe tuning changes
+IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
 

@@ -19,6 +19,7 @@ from .settings import VectorSettings
 NPROBE_STEPS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_PER_LIST = 40  # k-means training points per list (faiss asks for at least 39)
 PROBES = 200  # query-like probes for tuning nprobe
+PLATEAU_FROM, PLATEAU_GAIN = 32, 0.003  # see tune_nprobe
 PROBE_NOISE = 0.8  # noise norm added to a unit-length probe (see query_like)
 
 
@@ -71,11 +72,15 @@ class IvfSq8Vectors:
         probes = query_like(vectors, min(PROBES, len(vectors)), rng)
         exact_ids = ids[exact_top_k(vectors, probes, 10)]
         nlist = self.index.nlist
+        previous = 0.0
         for nprobe in (*[s for s in NPROBE_STEPS if s < nlist], nlist):
             self.index.nprobe = nprobe
             _, found = self.index.search(probes, 10)
-            if recall_at_k(found, exact_ids) >= target:
+            recall = recall_at_k(found, exact_ids)
+            # 8-bit codes cap recall a little below 1: stop where more lists stop helping
+            if recall >= target or (nprobe >= PLATEAU_FROM and recall - previous < PLATEAU_GAIN):
                 return nprobe
+            previous = recall
         return nlist
 
     def outgrown(self, n: int, settings: VectorSettings) -> bool:
