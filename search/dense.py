@@ -22,12 +22,3 @@ class DenseRetriever:
             return []
         scores, ids = vectors.search(query_vec, k, allowed=allowed)
         return [(int(c), float(s)) for s, c in zip(scores[0], ids[0], strict=True) if c >= 0]
-
-    def score(self, vectors: FlatVectors, query_vec: np.ndarray, chunk_ids: list[int]
-              ) -> dict[int, float]:
-        """Cosine of given chunks (vectors read back from the index)."""
-        if not chunk_ids:
-            return {}
-        mat = vectors.reconstruct(chunk_ids)
-        sims = mat @ np.asarray(query_vec, dtype="float32").reshape(-1)
-        return {c: float(s) for c, s in zip(chunk_ids, sims, strict=True)}
