@@ -77,6 +77,7 @@ def test_quality_floor_with_the_bundled_model(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     by = {r["method"]: r["scores"] for r in report["results"]}
     final = by["configured (+ second stage)"]
-    assert final["ndcg10"] >= 0.80
+    # measured 0.975 (keyword 0.910, dense 0.938): hybrid must stay well above either alone
+    assert final["ndcg10"] >= 0.95
     assert final["recall100"] == 1.0
-    assert final["ndcg10"] >= by["keyword (BM25)"]["ndcg10"]
+    assert final["ndcg10"] > max(by["keyword (BM25)"]["ndcg10"], by["dense (MiniLM)"]["ndcg10"])

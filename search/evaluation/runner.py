@@ -102,7 +102,7 @@ def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Pa
                  cache: Path, progress: bool) -> Settings:
     """Index ``data``'s corpus into ``home`` with the real pipeline; returns its settings."""
     cfg = replace(settings, home=home, sources=[SourceSettings(name=SOURCE, kind="beir",
-                                                               path=str(data.folder))])
+                                                               path=str(data.folder.resolve()))])
     rec = run_ingest(cfg, embedder, IngestOptions(progress=progress, cache_path=cache))
     if rec.status != "ok" or rec.sources[SOURCE].error:
         raise RuntimeError(f"indexing {data.folder} failed: {rec.error or rec.sources[SOURCE].error}")
