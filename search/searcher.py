@@ -142,10 +142,11 @@ class Searcher:
 
     # ---- dense passages for answers and experts (cosine scores, no fusion) ---------------
 
-    def candidates(self, reader: IndexReader, query: str, n: int) -> list[tuple[ChunkHit, float]]:
-        """The ``n`` chunks most similar to a query (cosine), best first."""
+    def candidates(self, reader: IndexReader, query: str, n: int, flt: ChunkFilter | None = None
+                   ) -> list[tuple[ChunkHit, float]]:
+        """The ``n`` chunks most similar to a query (cosine), best first, passing ``flt``."""
         qv = self.embedder.encode([query])[0]
-        found = self.dense.retrieve(reader.vectors, qv, n)
+        found = self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
         chunks = reader.store.chunks_by_ids([c for c, _ in found])
         return [(chunks[c], s) for c, s in found if c in chunks]
 
