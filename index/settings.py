@@ -105,10 +105,14 @@ class SearchSettings:
         "How hybrid combines keyword and dense scores: minmax or zscore (weighted sum of "
         "per-query normalised scores) or rrf (reciprocal-rank fusion).",
     )
-    keyword_weight: float = _f(0.5, "Weight of keyword (BM25) evidence in fusion; dense gets 1 minus this.")
+    keyword_weight: float = _f(0.4, "Weight of keyword (BM25) evidence in fusion; dense gets 1 minus this.")
     rrf_k: int = _f(60, "Rank constant of reciprocal-rank fusion.")
     bm25_weights: list[float] = _f(lambda: [1.0, 1.0, 1.0], "BM25 weights of the title, heading and text of a chunk.")
-    rescore: bool = _f(True, "Re-score the fused top documents with the second stage.")
+    rescore: bool = _f(
+        True,
+        "Second stage: give documents only keyword search found their exact dense similarity "
+        "(read back from the index) before fusing, instead of the dense run's floor.",
+    )
     cross_encoder: str = _f(
         "",
         "Folder of a sentence-transformers CrossEncoder model that re-scores the top results; "

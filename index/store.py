@@ -307,8 +307,8 @@ class Store:
             join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
-        if among is not None:
-            where += f" AND chunks_fts.rowid IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
+        if among is not None:  # "+": filter the MATCH rows, don't run the MATCH once per id
+            where += f" AND +chunks_fts.rowid IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
                f"WHERE {where} ORDER BY s LIMIT ?")
         rows = self.db.execute(sql, [*weights, *args, limit])

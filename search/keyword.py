@@ -58,10 +58,3 @@ class KeywordRetriever:
         if match is None:
             return []
         return store.keyword_search(match, self.weights, k, flt)
-
-    def score(self, store: Store, query: str, chunk_ids: list[int]) -> dict[int, float]:
-        """BM25 of given chunks (0 for chunks without a query term)."""
-        match = match_expression(query)
-        if match is None or not chunk_ids:
-            return {}
-        return dict(store.keyword_search(match, self.weights, len(chunk_ids), among=chunk_ids))

@@ -29,7 +29,7 @@ from .experts import Expert, ExpertFinder, Passage
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
 from .permissions import LOCAL, Viewer
-from .rescoring import SecondStage
+from .rescoring import CrossEncoderRescorer, complete_evidence
 from .results import Author, Hit, SearchResults
 from .snippets import highlight, make_snippet
 
@@ -63,7 +63,8 @@ class Searcher:
         self.expert_finder = experts
         self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
         self.dense = DenseRetriever()
-        self.second = SecondStage.from_settings(settings, embedder)
+        self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
+                              if settings.cross_encoder else None)
         self._allowed_cache: OrderedDict[tuple[str, ChunkFilter], np.ndarray] = OrderedDict()
 
     # ---- ranking ---------------------------------------------------------------------
@@ -87,18 +88,21 @@ class Searcher:
         chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
         doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
+        shown = {**kw, **dn}  # the passage shown: dense's best chunk, else keyword's
+        if mode == "hybrid" and self.settings.rescore and qvec is not None:
+            kw, dn = complete_evidence(reader, qvec, kw, dn)
         runs = {"keyword": {d: s for d, (s, _) in kw.items()}, "dense": {d: s for d, (s, _) in dn.items()}}
         weights = {"keyword": self.settings.keyword_weight, "dense": 1.0 - self.settings.keyword_weight}
         if mode != "hybrid":
             weights = {mode: 1.0}
         fused = FUSERS[self.settings.fusion](runs, weights, self.settings.rrf_k)
-        cands = [
-            Candidate(d, (dn.get(d) or kw[d])[1] if mode != "keyword" else kw[d][1],
-                      kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
-            for d, f in fused.items()
-        ]
+        cands = [Candidate(d, shown[d][1], kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
+                 for d, f in fused.items()]
         cands.sort(key=lambda c: -c.score)
-        cands = self.second.apply(reader, query, qvec, cands, chunks, self.keyword)
+        if self.cross_encoder is not None:
+            need = [c.chunk_id for c in cands[: self.cross_encoder.top] if c.chunk_id not in chunks]
+            chunks.update(reader.store.chunks_by_ids(need))
+            cands = self.cross_encoder.rescore(query, cands, chunks)
         return Ranking(cands, chunks, reader, dn_hits)
 
     def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:

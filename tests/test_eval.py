@@ -55,7 +55,7 @@ def test_runner_reports_every_method(tmp_path, fake_embedder):
     report = evaluate(load_beir(JUDGED, "test"), settings, fake_embedder,
                       cache=tmp_path / "cache.sqlite", progress=False)
     names = [r.method for r in report.results]
-    assert names[:4] == ["keyword (BM25)", "dense (MiniLM)", "fusion rrf k=60", "fusion minmax 0.5/0.5"]
+    assert names[:4] == ["keyword (BM25)", "dense", "fusion rrf k=60", "fusion minmax 0.5/0.5"]
     assert report.documents == 36 and report.results[0].scores.queries == 20
     for r in report.results:
         assert 0.0 <= r.scores.ndcg10 <= 1.0 and 0.0 <= r.scores.recall100 <= 1.0
@@ -77,6 +77,7 @@ def test_quality_floor_with_the_bundled_model(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     by = {r["method"]: r["scores"] for r in report["results"]}
     final = by["configured (+ second stage)"]
-    assert final["ndcg10"] >= 0.80
+    # measured 0.975 (keyword 0.910, dense 0.938): hybrid must stay well above either alone
+    assert final["ndcg10"] >= 0.95
     assert final["recall100"] == 1.0
-    assert final["ndcg10"] >= by["keyword (BM25)"]["ndcg10"]
+    assert final["ndcg10"] > max(by["keyword (BM25)"]["ndcg10"], by["dense"]["ndcg10"])

@@ -48,6 +48,7 @@ class MethodResult:
 class EvalReport:
     data: str
     split: str
+    model: str
     documents: int
     chunks: int
     results: list[MethodResult] = field(default_factory=list)
@@ -57,7 +58,7 @@ class EvalReport:
 
     def table(self) -> str:
         lines = [f"{self.data} ({self.split}): {self.results[0].scores.queries if self.results else 0} "
-                 f"queries, {self.documents} documents, {self.chunks} chunks",
+                 f"queries, {self.documents} documents, {self.chunks} chunks, model {self.model}",
                  f"{'method':<34} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/q':>7}"]
         for r in self.results:
             s = r.scores
@@ -72,7 +73,7 @@ def standard_methods(configured: SearchSettings) -> list[Method]:
     plain = replace(first, mode="hybrid", keyword_weight=0.5)
     return [
         Method("keyword (BM25)", replace(first, mode="keyword")),
-        Method("dense (MiniLM)", replace(first, mode="dense")),
+        Method("dense", replace(first, mode="dense")),
         Method("fusion rrf k=60", replace(plain, fusion="rrf", rrf_k=60)),
         Method("fusion minmax 0.5/0.5", replace(plain, fusion="minmax")),
         Method(f"configured first stage ({configured.fusion})", replace(first, mode="hybrid")),
@@ -102,7 +103,7 @@ def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Pa
                  cache: Path, progress: bool) -> Settings:
     """Index ``data``'s corpus into ``home`` with the real pipeline; returns its settings."""
     cfg = replace(settings, home=home, sources=[SourceSettings(name=SOURCE, kind="beir",
-                                                               path=str(data.folder))])
+                                                               path=str(data.folder.resolve()))])
     rec = run_ingest(cfg, embedder, IngestOptions(progress=progress, cache_path=cache))
     if rec.status != "ok" or rec.sources[SOURCE].error:
         raise RuntimeError(f"indexing {data.folder} failed: {rec.error or rec.sources[SOURCE].error}")
@@ -144,4 +145,5 @@ def evaluate(data: BeirSet, settings: Settings, embedder: Embedder, methods: lis
             results = run_methods(data, cfg, CachedEmbedder(embedder, qcache), methods, progress)
         finally:
             qcache.close()
-    return EvalReport(str(data.folder), data.split, counts["documents"], counts["chunks"], results)
+    return EvalReport(str(data.folder), data.split, embedder.model_id, counts["documents"],
+                      counts["chunks"], results)
