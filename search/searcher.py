@@ -26,6 +26,7 @@ from index.store import ChunkHit
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage
+from .facets import facet_counts
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
 from .permissions import LOCAL, Viewer
@@ -173,8 +174,8 @@ class Searcher:
         cands = ranking.candidates
         window = cands[(page - 1) * k : page * k]
         results.has_more = len(cands) > page * k
-        results.facets = facet_counts(cands, ranking.chunks)
         store = ranking.reader.store
+        results.facets = facet_counts(cands, ranking.chunks, store)
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
         authors = store.authors_of([c.doc_id for c in window])
@@ -225,17 +226,6 @@ class Searcher:
 def clean_query(query: str) -> str:
     """Whitespace collapsed, cut to ``MAX_QUERY_CHARS``."""
     return " ".join(query[: MAX_QUERY_CHARS * 2].split())[:MAX_QUERY_CHARS]
-
-
-def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit]) -> dict[str, dict[str, int]]:
-    """Documents per source and per kind among the ranked candidates."""
-    out: dict[str, dict[str, int]] = {"source": {}, "kind": {}}
-    for c in cands:
-        ch = chunks.get(c.chunk_id)
-        if ch is not None:
-            out["source"][ch.source] = out["source"].get(ch.source, 0) + 1
-            out["kind"][ch.kind] = out["kind"].get(ch.kind, 0) + 1
-    return out
 
 
 def _anchor_url(url: str, anchor: str) -> str:

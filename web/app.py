@@ -20,11 +20,12 @@ from search.experts import ExpertFinder
 from search.gaps import gap_report
 from search.llm import ChatClient
 from search.profiles import person_profile
+from search.rephrase import no_result_help
 from search.results import SearchResults
 from search.searcher import Searcher
 from search.status import index_status
 
-from . import browser
+from . import apidocs, browser, document
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -50,7 +51,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         live.close()
 
     app = FastAPI(title="whoknows", summary="Search your organisation's knowledge; find who knows.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     live = LiveIndex(Home(settings.home))
@@ -64,6 +65,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
 
     app.include_router(browser.router)
+    app.include_router(document.router)
+    apidocs.install(app)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:
@@ -83,14 +86,18 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
             results = s.search(q, page=page, with_experts=True, flt=flt, viewer=viewer)
         if results is not None and not like and not results.hits and page == 1 and flt.is_empty:
             gaps.record(q, NO_RESULTS)
-        ctx = SearchPage(query=q, results=results, filters=flt, like=like,
+        help_ = no_result_help(s, q, viewer) if results is not None and not results.hits and not like else None
+        ctx = SearchPage(query=q, results=results, filters=flt, like=like, help=help_,
                          doc_count=s.index.get().store.count_visible(viewer.restrict().groups))
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
     def api_search(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1
                    ) -> dict[str, Any]:
-        return s.search(q, k=k, page=page, with_experts=True, flt=flt, viewer=viewer).to_json()
+        results = s.search(q, k=k, page=page, with_experts=True, flt=flt, viewer=viewer)
+        if results.hits or not results.query:
+            return results.to_json()
+        return {**results.to_json(), "help": no_result_help(s, q, viewer).to_json()}
 
     @app.get("/api/similar", summary="More like this: documents closest to a document")
     def api_similar(s: SearcherDep, viewer: ViewerDep, flt: FilterDep,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from index.filters import ChunkFilter
 from search.answers import Answer
+from search.documents import DocumentView
 from search.gaps import GapReport
 from search.profiles import PersonProfile
+from search.rephrase import NoResultHelp
 from search.results import SearchResults
 from search.status import IndexStatus
 
@@ -22,6 +24,7 @@ class SearchPage:
     sources: list[str] = field(default_factory=list)
     filters: ChunkFilter = field(default_factory=ChunkFilter)
     like: str = ""  # "more like this" document id
+    help: NoResultHelp | None = None  # when nothing was found
 
     @property
     def title(self) -> str:
@@ -33,13 +36,40 @@ class SearchPage:
         return values[0] if values else ""
 
     def link(self, page: int = 1, **extra: str) -> str:
-        """/search URL for this query and filters, on ``page``, with ``extra`` filters added."""
+        """/search URL for this query and filters, on ``page``, with ``extra`` filters added
+        (``since``/``until`` replace the current ones: a date range has one start and end)."""
+        single = {"since", "until"}
         params = [("q", self.query)]
-        params += [(k, v) for k, vs in self.filters.describe().items() for v in vs]
+        params += [(k, v) for k, vs in self.filters.describe().items() for v in vs
+                   if not (k in single and k in extra)]
         params += [(k, v) for k, v in extra.items() if (k, v) not in params]
         if page > 1:
             params.append(("page", str(page)))
         return "/search?" + urlencode(params)
+
+    def facet_link(self, facet: str, value: str) -> str:
+        """The link a facet value leads to; a year is a date range."""
+        if facet == "year":
+            return self.link(since=f"{value}-01-01", until=f"{value}-12-31")
+        return self.link(**{facet: value})
+
+    def active(self) -> list[tuple[str, str, str]]:
+        """(field, value, link without it) for each filter in force, for removable chips."""
+        out = []
+        for name, values in self.filters.describe().items():
+            for v in values:
+                rest = [(k, x) for k, xs in self.filters.describe().items() for x in xs if (k, x) != (name, v)]
+                out.append((name, v, "/search?" + urlencode([("q", self.query), *rest])))
+        return out
+
+    @property
+    def unfiltered(self) -> str:
+        return "/search?" + urlencode([("q", self.query)])
+
+    def doc_link(self, doc_id: str, chunk_id: int | None = None) -> str:
+        """The document page for a hit, with the query (to mark its passages) and the passage."""
+        link = f"/doc/{quote(doc_id)}" + (f"?{urlencode([('q', self.query)])}" if self.query else "")
+        return link + (f"#c{chunk_id}" if chunk_id is not None else "")
 
 
 @dataclass
@@ -77,3 +107,13 @@ class AskPage:
 class GapsPage:
     gaps: list[GapReport]
     title: str = "Knowledge gaps · whoknows"
+
+
+@dataclass
+class DocumentPage:
+    doc: DocumentView
+    query: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.doc.title} · whoknows"

@@ -1,0 +1,34 @@
+"""Facet counts for the filters the search page offers: documents per value among the ranked
+candidates (source, kind, author, year of the last update)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from index.store import ChunkHit, Store
+
+from .candidates import Candidate
+
+MAX_AUTHORS = 10
+
+
+def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit], store: Store | None = None
+                 ) -> dict[str, dict[str, int]]:
+    """Documents per source, kind, author (top ``MAX_AUTHORS``, when ``store`` is given) and
+    year among the ranked candidates, most frequent first."""
+    counters: dict[str, Counter[str]] = {"source": Counter(), "kind": Counter(), "year": Counter()}
+    for c in cands:
+        ch = chunks.get(c.chunk_id)
+        if ch is not None:
+            counters["source"][ch.source] += 1
+            counters["kind"][ch.kind] += 1
+            if ch.updated_at is not None:
+                counters["year"][str(ch.updated_at.year)] += 1
+    out = {name: dict(counter.most_common()) for name, counter in counters.items()}
+    out["year"] = dict(sorted(out["year"].items(), reverse=True))
+    if store is not None:
+        authors: Counter[str] = Counter()
+        for people in store.authors_of([c.doc_id for c in cands]).values():
+            authors.update({p.name for p in people})
+        out["author"] = dict(authors.most_common(MAX_AUTHORS))
+    return {name: values for name, values in out.items() if values}
