@@ -18,6 +18,7 @@ from .snippets import highlight, query_terms
 
 MARK_WITHIN = 0.05  # passages this close (cosine) to the best one are marked too
 MAX_MARKED = 3
+SPLIT_MARKS = frozenset(".?!;,")
 
 
 @dataclass
@@ -71,6 +72,11 @@ def document_view(reader: IndexReader, embedder: Embedder, doc_id: str, query: s
         ch = chunks[cid]
         text = ch.text if previous is None or previous.section != ch.section else _drop_overlap(previous.text, ch.text)
         heading = ch.heading if previous is None or previous.heading != ch.heading else ""
+        if view.passages and text[:1] in SPLIT_MARKS and not heading:  # the splitter keeps ". " at the start
+            last = view.passages[-1]
+            last.text += text[0]
+            last.html = highlight(last.text, query)
+            text = text[1:].lstrip()
         view.passages.append(Passage(cid, heading, ch.anchor, text, highlight(text, query)))
         previous = ch
     if query.strip() and ids:

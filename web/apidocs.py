@@ -1,7 +1,8 @@
 """API documentation at ``/docs``: Swagger UI served from the ``swagger-ui-bundle-v2`` package,
 so it works offline and under the page's Content-Security-Policy (no CDN, no inline script).
 
-Every operation gets a description: its docstring, else the entry in ``DESCRIPTIONS``.
+Every operation gets a description: its docstring, else the entry in ``DESCRIPTIONS`` (for
+the routes defined in ``app.py``).
 """
 
 from __future__ import annotations
@@ -43,12 +44,6 @@ DESCRIPTIONS = {
     "/admin/gaps": "The knowledge gaps page (HTML) for administrators.",
     "/admin": "The index status page (HTML) for administrators.",
     "/healthz": "Liveness: 200 and the current index generation while the app is up.",
-    "/bookmarklet": "The bookmarklet page: a link to drag to the bookmarks bar that opens whoknows in a "
-                    "small window with the selected text.",
-    "/popup": "Compact results and people for the bookmarklet's window; `q` is the selected text or "
-              "the page title.",
-    "/opensearch.xml": "OpenSearch description so browsers can add whoknows as a search engine.",
-    "/api/suggest": "Title suggestions in the OpenSearch suggestions format: `[query, [titles]]`.",
 }
 
 

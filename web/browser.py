@@ -35,18 +35,22 @@ def bookmarklet_code(base: str) -> str:
 
 @router.get("/bookmarklet", response_class=HTMLResponse, summary="The bookmarklet, with instructions")
 def bookmarklet_page(request: Request, settings: SettingsDep) -> Any:
+    """A link to drag to the bookmarks bar: on any page it opens whoknows in a small window with
+    the selected text (or the page title). Links use `[web] base_url` when set."""
     code = bookmarklet_code(base_url(request, settings.web.base_url))
     return templates.TemplateResponse(request, "bookmarklet.html", {"page": BookmarkletPage(code)})
 
 
 @router.get("/popup", response_class=HTMLResponse, summary="Compact results and people for the bookmarklet")
 def popup(request: Request, s: SearcherDep, viewer: ViewerDep, q: Q = "") -> Any:
+    """The bookmarklet's window: the query (editable), the people who know and the top results."""
     results = s.search(q, k=5, with_experts=True, viewer=viewer) if q.strip() else None
     return templates.TemplateResponse(request, "popup.html", {"page": SearchPage(query=q, results=results)})
 
 
 @router.get("/opensearch.xml", summary="OpenSearch description: add whoknows as a browser search engine")
 def opensearch(request: Request, settings: SettingsDep) -> Response:
+    """Lets browsers add whoknows as a search engine, with title suggestions; linked from every page."""
     base = base_url(request, settings.web.base_url)
     xml = templates.get_template("opensearch.xml").render(base=base)
     return Response(xml, media_type="application/opensearchdescription+xml")
@@ -54,5 +58,6 @@ def opensearch(request: Request, settings: SettingsDep) -> Response:
 
 @router.get("/api/suggest", summary="Title suggestions in the OpenSearch format: [query, [titles]]")
 def suggest(s: SearcherDep, viewer: ViewerDep, q: Q = "") -> JSONResponse:
+    """Titles of documents the viewer may see that contain `q`, prefix matches first (at most 8)."""
     titles = suggest_titles(s.index.get().store, q, viewer)
     return JSONResponse([q, titles], media_type="application/x-suggestions+json")

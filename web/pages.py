@@ -51,7 +51,7 @@ class SearchPage:
         """The link a facet value leads to; a year is a date range."""
         if facet == "year":
             return self.link(since=f"{value}-01-01", until=f"{value}-12-31")
-        return self.link(**{facet: value})
+        return self.link(1, **{facet: value})
 
     def active(self) -> list[tuple[str, str, str]]:
         """(field, value, link without it) for each filter in force, for removable chips."""
