@@ -57,13 +57,25 @@ K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
 Many = Annotated[list[str] | None, Query(max_length=200)]
 
 
+Day = Annotated[str, Query(max_length=10, description="A day, YYYY-MM-DD; empty for none.")]
+
+
+def _day(name: str, value: str) -> date | None:
+    """A date from a form field; the search form sends empty fields as ``since=``."""
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise HTTPException(422, f"{name} must be a day like 2024-03-01") from None
+
+
 def get_filter(viewer: Annotated[Viewer, Depends(get_viewer)], source: Many = None, kind: Many = None,
-               author: Many = None, tag: Many = None, since: date | None = None,
-               until: date | None = None) -> ChunkFilter:
+               author: Many = None, tag: Many = None, since: Day = "", until: Day = "") -> ChunkFilter:
     """Filters from the query string (a list parameter may repeat: any of its values), limited
     to what the viewer may see."""
     return viewer.restrict(ChunkFilter.build(sources=source, kinds=kind, authors=author, tags=tag,
-                                             since=since, until=until))
+                                             since=_day("since", since), until=_day("until", until)))
 
 
 FilterDep = Annotated[ChunkFilter, Depends(get_filter)]
