@@ -154,13 +154,15 @@ class Searcher:
         chunks = reader.store.chunks_by_ids([c for c, _ in found])
         return [(chunks[c], s) for c, s in found if c in chunks]
 
-    def experts(self, query: str, k: int | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
-        """People who know about ``query``, with receipts, from what ``viewer`` may see."""
+    def experts(self, query: str, k: int | None = None, viewer: Viewer = LOCAL,
+                flt: ChunkFilter | None = None) -> list[Expert]:
+        """People who know about ``query``, with receipts, from what ``viewer`` may see (and
+        ``flt`` lets through)."""
         query = clean_query(query)
         if not query or self.expert_finder is None:
             return []
         reader = self.index.get()
-        cands = self.candidates(reader, query, self.expert_finder.settings.candidates, viewer.restrict())
+        cands = self.candidates(reader, query, self.expert_finder.settings.candidates, viewer.restrict(flt))
         return self._experts(reader, cands, query, k, viewer)
 
     def _experts(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], query: str,

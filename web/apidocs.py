@@ -24,11 +24,12 @@ DESCRIPTIONS = {
                "`like=<doc id>` shows documents similar to one.",
     "/api/search": "Hybrid (keyword + meaning) search. One hit per document with its best passage, "
                    "facet counts (source, kind, author, year) over the ranked documents, and experts "
-                   "with receipts. Filters repeat for alternatives: `source=a&source=b`. When nothing "
+                   "with receipts (`experts=false` leaves them out: faster). Filters repeat for alternatives: "
+                   "`source=a&source=b`. When nothing "
                    "is found the reply has `help`: rephrasings and the people who know, without filters.",
     "/api/similar": "Documents whose passages are closest in meaning to a document's (\"more like this\").",
     "/api/experts": "People who know about a query, ranked from what they wrote, answered or edited, "
-                    "each with the documents that show it.",
+                    "each with the documents that show it. Takes the same filters as `/api/search`.",
     "/api/people/{person_id}": "A person's profile: contributions per role and source, topics, the "
                                "documents they contribute most to and their recent contributions.",
     "/people/{person_id}": "A person's page (HTML): topics, top documents, recent contributions and "

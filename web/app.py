@@ -92,9 +92,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
-    def api_search(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1
+    def api_search(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1,
+                   experts: Annotated[bool, Query(description="Include the experts (false: faster, as the "
+                                                  "page does while you type, then asks /api/experts)")] = True,
                    ) -> dict[str, Any]:
-        results = s.search(q, k=k, page=page, with_experts=True, flt=flt, viewer=viewer)
+        results = s.search(q, k=k, page=page, with_experts=experts, flt=flt, viewer=viewer)
         if results.hits or not results.query:
             return results.to_json()
         return {**results.to_json(), "help": no_result_help(s, q, viewer).to_json()}
@@ -105,9 +107,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return s.similar(doc_id, k=k, flt=flt, viewer=viewer).to_json()
 
     @app.get("/api/experts", summary="People who know about a query, with receipts")
-    def api_experts(s: SearcherDep, viewer: ViewerDep, q: Q, k: Annotated[int, Query(ge=1, le=50)] = 5
-                    ) -> dict[str, Any]:
-        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer)]}
+    def api_experts(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q,
+                    k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer, flt)]}
 
     @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
     def api_person(s: SearcherDep, viewer: ViewerDep, person_id: str) -> dict[str, Any]:

@@ -49,17 +49,26 @@
     const ctrl = inflight = new AbortController();
     const p = params();
     try {
-      const r = await fetch("/api/search?" + p, { signal: ctrl.signal, headers: { Accept: "application/json" } });
-      if (!r.ok) throw new Error(r.status === 503 ? "The index is empty: run `whoknows ingest` first." : "Search failed (" + r.status + ")");
-      const data = await r.json();
+      // results first (the experts take longer), then the experts for the same query
+      const data = await getJSON("/api/search?" + p + "&experts=false", ctrl);
       if (ctrl !== inflight) return;
       shown = q;
       render(data, p);
       history.replaceState(null, "", "/search?" + p);
       document.title = q + " · whoknows";
+      if (!data.hits || !data.hits.length) return;
+      const people = await getJSON("/api/experts?" + p, ctrl);
+      const aside = ctrl === inflight && experts(people.experts, data.query);
+      if (aside) region.querySelector(".layout").append(aside);
     } catch (e) {
       if (e.name !== "AbortError") region.replaceChildren(el("p", { class: "notice", role: "alert" }, e.message));
     }
+  }
+
+  async function getJSON(url, ctrl) {
+    const r = await fetch(url, { signal: ctrl.signal, headers: { Accept: "application/json" } });
+    if (!r.ok) throw new Error(r.status === 503 ? "The index is empty: run `whoknows ingest` first." : "Search failed (" + r.status + ")");
+    return r.json();
   }
 
   // ---- rendering: the same markup as search.html, built with text nodes only ----
@@ -163,7 +172,7 @@
       el("div", { class: "layout" },
         el("div", { class: "results-col" }, facets(data, p),
           hits.length ? [el("ol", { class: "hits" }, hits.map((h) => hit(h, q))), pager] : noResults(data, p)),
-        experts(data.experts && data.experts.length ? data.experts : data.help && data.help.experts, q))].filter(Boolean));
+        experts(data.help && data.help.experts, q))].filter(Boolean));
     region.dispatchEvent(new CustomEvent("whoknows:rendered", { detail: { query: q } }));
   }
 })();
