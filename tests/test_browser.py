@@ -120,6 +120,7 @@ def test_results_and_experts_appear_as_you_type(site, b):
     page.wait_for_selector("aside.experts .expert-name")
     assert page.locator("nav.facets a.facet[data-facet=author]").count() == 3
     assert page.url.endswith("/search?q=expense+desk+home+office")  # the URL can be shared
+    assert page.locator("#live-status").text_content() == "3 results for expense desk home office"  # for screen readers
     page.screenshot(path=str(ARTIFACTS / "search-live.png"), full_page=True)
     assert _hosts(seen) == {"127.0.0.1"}, f"requests left loopback: {_hosts(seen)}"
 

@@ -173,6 +173,8 @@
         el("div", { class: "results-col" }, facets(data, p),
           hits.length ? [el("ol", { class: "hits" }, hits.map((h) => hit(h, q))), pager] : noResults(data, p)),
         experts(data.help && data.help.experts, q))].filter(Boolean));
+    const live = document.getElementById("live-status");  // announced by screen readers
+    if (live) live.textContent = (hits.length ? hits.length + (data.has_more ? "+" : "") : "No") + " results for " + q;
     region.dispatchEvent(new CustomEvent("whoknows:rendered", { detail: { query: q } }));
   }
 })();
