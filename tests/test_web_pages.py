@@ -159,3 +159,24 @@ def test_text_colours_meet_wcag_aa_in_both_themes():
         for fg, bg in [("fg", "bg"), ("muted", "bg"), ("accent", "bg"), ("fg", "card"), ("muted", "card"),
                        ("accent", "card"), ("fg", "badge"), ("accent", "badge"), ("bg", "accent"), ("fg", "mark")]:
             assert contrast(theme[fg], theme[bg]) >= 4.5, (fg, bg, theme[fg], theme[bg])
+
+
+def test_browser_search_opensearch_and_suggestions(settings, fake_embedder):
+    from defusedxml import ElementTree
+
+    settings.web.base_url = "https://whoknows.corp.example/"
+    run_ingest(settings, fake_embedder)
+    c = TestClient(create_app(settings, embedder=fake_embedder))
+    link = soup_of(c, "/").select_one("link[rel=search]")
+    assert link["type"] == "application/opensearchdescription+xml" and link["href"] == "/opensearch.xml"
+    r = c.get("/opensearch.xml")
+    assert r.headers["content-type"].startswith("application/opensearchdescription+xml")
+    ns = {"os": "http://a9.com/-/spec/opensearch/1.1/"}
+    urls = {u.get("type"): u.get("template") for u in ElementTree.fromstring(r.content).findall("os:Url", ns)}
+    assert urls["text/html"] == "https://whoknows.corp.example/search?q={searchTerms}"
+    assert urls["application/x-suggestions+json"] == "https://whoknows.corp.example/api/suggest?q={searchTerms}"
+    r = c.get("/api/suggest", params={"q": "exp"})
+    assert r.headers["content-type"].startswith("application/x-suggestions+json")
+    assert r.json() == ["exp", ["Expenses"]]
+    code = soup_of(c, "/bookmarklet").select_one("#bookmarklet")["href"]
+    assert code.startswith("javascript:") and "'https://whoknows.corp.example/popup?q='" in code
