@@ -244,3 +244,19 @@ def test_rewritten_history_falls_back_to_a_full_pass(tmp_path, repo, fake_embedd
     fresh = Settings(home=tmp_path / "fresh", sources=settings.sources)
     run_ingest(fresh, fake_embedder)
     assert _contributions(settings) == _contributions(fresh)
+
+
+def test_a_file_renamed_into_a_page_keeps_its_history(tmp_path, repo, fake_embedder):
+    body = "\n".join(f"Note {i} on the budget." for i in range(20))
+    write(repo / "docs/notes.txt", f"Budget notes\n\n{body}\n")
+    commit(repo, "Notes as text", ADA, 5)
+    cfg, settings = source_settings(tmp_path, repo, subdir="docs")
+    run_ingest(settings, fake_embedder)
+    git(repo, "mv", "docs/notes.txt", "docs/notes.md")
+    commit(repo, "Notes become a page", CAROL, 6)
+    rec = run_ingest(settings, fake_embedder)
+    assert rec.sources["gw"].added == 1
+    fresh = Settings(home=tmp_path / "fresh", sources=settings.sources)
+    run_ingest(fresh, fake_embedder)
+    assert _contributions(settings) == _contributions(fresh)
+    assert "Ada Lovelace" in {c[0] for c in _contributions(settings)["gw/notes.md"]}
