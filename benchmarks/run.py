@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reindex-reps", type=int, default=3, help="unchanged and 10-edit runs (median)")
     p.add_argument("--cardano-questions", type=int, default=0,
                    help="reindex: only the first N cardano questions (0 = the whole dump)")
+    p.add_argument("--reindex-reuse", action="store_true",
+                   help="reindex: no full build; re-run on the home the last reindex run left")
     p.add_argument("--sources", default="", help="only these sources of whoknows.toml (default: all of data/)")
     p.add_argument("--work", default=str(RESULTS / "work"), help="scratch folder (homes, exports, synthetic)")
     return p.parse_args(argv)
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             from reindex import bench_reindex
 
             bench_reindex(report, work, Path(args.shared), args.reindex_backend,
-                          1 if args.quick else args.reindex_reps, args.cardano_questions)
+                          1 if args.quick else args.reindex_reps, args.cardano_questions,
+                          args.reindex_reuse)
         else:
             print(f"reindex: skipped, no handbook bundle under {args.shared}", file=sys.stderr)
     report.seconds = round(time.perf_counter() - t0, 1)
