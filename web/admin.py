@@ -22,7 +22,7 @@ router = APIRouter()
 BUSY = "A re-index is already running; wait for it to finish."
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def form_fields(request: Request) -> dict[str, str]:
     """An urlencoded form body (the body size is capped by the security middleware)."""
     body = (await request.body()).decode("utf-8", errors="replace")
     return {k: v[0] for k, v in parse_qs(body, max_num_fields=20).items()}
@@ -47,7 +47,7 @@ def _trigger(request: Request, admin: Any, csrf: str, source: str) -> bool:
 
 @router.post("/admin/reindex", response_class=HTMLResponse, summary="Re-index now (the status page's button)")
 async def reindex_form(request: Request, admin: AdminDep) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     if _trigger(request, admin, form.get("csrf", ""), form.get("source", "")):
         return RedirectResponse("/admin?reindex=started", status_code=303)
     auth: Authenticator = request.app.state.auth

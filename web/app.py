@@ -25,7 +25,7 @@ from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import browser
+from . import browser, login
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -67,6 +67,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
     app.include_router(browser.router)
     app.include_router(admin_actions.router)
+    app.include_router(login.router)
+    app.add_exception_handler(HTTPException, login.sign_in_on_401)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:

@@ -1,7 +1,7 @@
 """Who is asking, per ``[auth] mode``: local, an SSO proxy's headers, or an API token.
 
 Tokens come as ``Authorization: Bearer ...`` or, for browsers (pages, the bookmarklet popup,
-browser search), as the HttpOnly cookie that ``/login`` sets from a pasted token.
+browser search), as the HttpOnly cookie that ``/login`` (web/login.py) sets from a pasted token.
 """
 
 from __future__ import annotations
