@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, RESULTS, load_average, percentile  # noqa: E402
+from common import REPO, RESULTS, Report, load_average, percentile  # noqa: E402
 from http_latency import Server  # noqa: E402
 from sample import QUESTIONS  # noqa: E402
 
@@ -233,6 +233,20 @@ def _stats(ms: list[float]) -> dict[str, float]:
         return {"n": 0}
     return {"n": len(ms), "p50": round(percentile(ms, 50), 1), "p99": round(percentile(ms, 99), 1),
             "max": round(max(ms), 1)}
+
+
+def bench_load(report: Report, work: Path, requests: int, concurrency: int = 20) -> None:
+    """The ``load`` part of benchmarks/run.py."""
+    work.mkdir(parents=True, exist_ok=True)
+    res = run_load(work, requests, concurrency, ask_share=0.1, edit_share=0.3, seed_cache=None)
+    report.add("load", "requests during re-index", res.requests, note=f"{concurrency} at a time, 10% ask")
+    report.add("load", "errors", res.errors, note="must be 0")
+    for endpoint, st in res.latency_ms.items():
+        for k in ("p50", "p99"):
+            if k in st:
+                report.add("load", f"{endpoint} {k}", st[k], "ms")
+    report.add("load", "generation switched during load", "yes" if res.switched_at_s is not None else "NO",
+               note=f"{res.generation_before} -> {res.generation_after} at {res.switched_at_s} s of {res.seconds} s")
 
 
 def main(argv: list[str] | None = None) -> int:

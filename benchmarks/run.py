@@ -6,6 +6,8 @@ Parts (all by default, in this order):
   http     (c) HTTP latency p50/p99 (1 and 8 clients) on the sample and synthetic 100k / 1M
            indexes, (d) memory per chunk, recall@10 vs exact, (f) search median of 100 queries
   txtai    (e) txtai on the same chunks and model: build time and query latency
+  load     2,000 mixed /api/search and /api/ask requests, 20 at a time, during a re-index
+           (benchmarks/load_during_reindex.py): errors, p50/p99, the generation switch
 
 Figures are printed as a table and saved as JSON in benchmarks/results/ (latest.json too).
 Timings on a shared machine are noisy: compare figures from one run, as ratios.
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Report, load_average, machine_info  # noqa: E402
 from sample import Sample  # noqa: E402
 
-PARTS = ("encoder", "quality", "http", "txtai")
+PARTS = ("encoder", "quality", "http", "txtai", "load")
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from txtai_compare import bench_txtai
 
         bench_txtai(report, sample, ["torch", "onnx-int8"])
+    if "load" in parts:
+        from load_during_reindex import bench_load
+
+        bench_load(report, work / "load", 200 if args.quick else 2000)
     report.seconds = round(time.perf_counter() - t0, 1)
     report.machine["load_average_at_end"] = load_average()
     print("\n" + report.table())

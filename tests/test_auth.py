@@ -50,3 +50,15 @@ def test_browser_sign_in_sets_an_httponly_cookie_that_pages_and_the_popup_accept
     assert client.post("/logout", follow_redirects=False).status_code == 303
     client.cookies.clear()
     assert client.get("/popup", params={"q": "expenses"}).status_code == 401
+
+
+def test_secrets_stay_out_of_reprs_and_logs(tmp_path, capsys, caplog):
+    from ingest.sources.discourse_api import ClientOptions
+
+    assert "s3cret" not in repr(ClientOptions(api_key="s3cret"))
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(f'home = "{tmp_path / "home"}"\n')
+    with caplog.at_level("DEBUG"):
+        assert main(["token", "create", "--user", "ann", "--config", str(cfg)]) == 0
+    token = capsys.readouterr().out.split()[-1]
+    assert token not in caplog.text
