@@ -8,6 +8,8 @@ Parts (all by default, in this order):
   txtai    (e) txtai on the same chunks and model: build time and query latency
   reindex  handbook bundle + cardano dump: full build, unchanged re-run, 10 edited pages
            (needs --shared; skipped when missing)
+  load     2,000 mixed /api/search and /api/ask requests, 20 at a time, during a re-index
+           (benchmarks/load_during_reindex.py): errors, p50/p99, the generation switch
 
 Figures are printed as a table and saved as JSON in benchmarks/results/ (latest.json too).
 Timings on a shared machine are noisy: compare figures from one run, as ratios.
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Report, load_average, machine_info  # noqa: E402
 from sample import Sample  # noqa: E402
 
-PARTS = ("encoder", "quality", "http", "txtai", "reindex")
+PARTS = ("encoder", "quality", "http", "txtai", "reindex", "load")
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
                           args.reindex_reuse)
         else:
             print(f"reindex: skipped, no handbook bundle under {args.shared}", file=sys.stderr)
+    if "load" in parts:
+        from load_during_reindex import bench_load
+
+        bench_load(report, work / "load", 200 if args.quick else 2000)
     report.seconds = round(time.perf_counter() - t0, 1)
     report.machine["load_average_at_end"] = load_average()
     print("\n" + report.table())

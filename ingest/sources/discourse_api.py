@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ class ClientOptions:
     retries: int = 3  # retries of a request answered with 429 or 503
     max_wait: float = 60.0  # longest Retry-After honoured; longer waits are cut to this
     timeout: float = 30.0
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line or a traceback's repr
     api_username: str = ""
 
 
