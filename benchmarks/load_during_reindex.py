@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--ask-share", type=float, default=0.1,
-                   help="share of /api/ask among the requests (an ask costs about 15 searches here)")
+                   help="share of /api/ask among the requests (an ask costs 5-15 searches here)")
     p.add_argument("--edit-share", type=float, default=0.3, help="share of handbook pages edited before the run")
     p.add_argument("--work", default=str(RESULTS / "work" / "load"), help="scratch folder (data copy, home)")
     p.add_argument("--seed-cache", help="an embeddings.sqlite to start the first build from (e.g. var/)")

@@ -62,3 +62,24 @@ def test_secrets_stay_out_of_reprs_and_logs(tmp_path, capsys, caplog):
         assert main(["token", "create", "--user", "ann", "--config", str(cfg)]) == 0
     token = capsys.readouterr().out.split()[-1]
     assert token not in caplog.text
+
+
+def test_local_mode_refuses_a_rebound_host_name(settings, fake_embedder):
+    """DNS rebinding: evil.example re-pointed at 127.0.0.1 must not read a local-mode server."""
+    import httpx
+
+    from ingest.pipeline import run_ingest
+    from web.app import create_app
+
+    from .browser import serve_app
+
+    run_ingest(settings, fake_embedder)
+    with serve_app(create_app(settings, embedder=fake_embedder)) as base:
+        port = base.rsplit(":", 1)[1]
+        assert httpx.get(f"{base}/api/search", params={"q": "expenses"}).status_code == 200
+        assert httpx.get(f"{base}/search", headers={"Host": f"localhost:{port}"}).status_code == 200
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}"):
+            r = httpx.get(f"{base}/api/search", params={"q": "expenses"}, headers={"Host": host})
+            assert r.status_code == 403, host
+            assert "Expenses" not in r.text
+        assert httpx.get(f"{base}/admin", headers={"Host": "evil.example"}).status_code == 403

@@ -189,6 +189,10 @@ def test_paths_with_dot_dot_are_rejected(client, hostile, tmp_path):
         r = client.get(path)
         assert r.status_code in (400, 404), path
         assert "create_app" not in r.text and "Authenticator" not in r.text
+    for doc_id in ("../../../../etc/passwd", "wiki/../../../etc/passwd", "/etc/passwd"):
+        r = client.get("/api/similar", params={"doc_id": doc_id})  # ids are looked up, never opened
+        assert r.status_code == 200 and r.json()["hits"] == [] and "root:" not in r.text
+        assert client.get(f"/people/..%2f..%2f{doc_id}").status_code == 404
     cfg = tmp_path / "w.toml"
     cfg.write_text('[[sources]]\nname = "../../etc"\nkind = "markdown"\npath = "x"\n')
     with pytest.raises(ConfigError, match="letters, digits"):

@@ -20,6 +20,7 @@ from index.tokens import TokenStore
 from search.permissions import LOCAL, Viewer
 
 COOKIE = "whoknows_token"
+LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
 
 
 class Authenticator:
@@ -33,10 +34,24 @@ class Authenticator:
     def viewer(self, request: Request) -> Viewer:
         mode = self.settings.mode
         if mode == "local":
+            self._refuse_rebinding(request)
             return LOCAL
         if mode == "proxy":
             return self._from_proxy(request)
         return self._from_token(request)
+
+    def _refuse_rebinding(self, request: Request) -> None:
+        """Local mode trusts whoever reaches the loopback port, so a browser request to it must
+        name the loopback host (or ``[web] base_url``): a page on another site that re-points
+        its own host name at 127.0.0.1 (DNS rebinding) would otherwise read everything."""
+        try:
+            from_loopback = ipaddress.ip_address(request.client.host if request.client else "").is_loopback
+        except ValueError:
+            return  # not a network client (the test client)
+        host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+        if from_loopback and host not in LOOPBACK_NAMES and host != urlsplit("//" + self.base_host).hostname:
+            raise HTTPException(403, f"local mode answers on 127.0.0.1 or localhost, not {host[:100]!r}; "
+                                "set [web] base_url for another name")
 
     def _from_proxy(self, request: Request) -> Viewer:
         host = request.client.host if request.client else ""
