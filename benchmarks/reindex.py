@@ -43,7 +43,8 @@ def scratch_clone(bundle: Path, dest: Path) -> Path:
     """A fresh working copy of the handbook that the benchmark may commit to."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "clone", "-q", str(bundle), str(dest)], check=True)
+    # main explicitly: the bundle's HEAD names another branch (at the same commit today)
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(bundle), str(dest)], check=True)
     return dest
 
 
