@@ -179,4 +179,4 @@ def test_browser_search_opensearch_and_suggestions(settings, fake_embedder):
     assert r.headers["content-type"].startswith("application/x-suggestions+json")
     assert r.json() == ["exp", ["Expenses"]]
     code = soup_of(c, "/bookmarklet").select_one("#bookmarklet")["href"]
-    assert code.startswith("javascript:") and "'https://whoknows.corp.example/popup?q='" in code
+    assert code.startswith("javascript:") and '"https://whoknows.corp.example/popup?q="' in code

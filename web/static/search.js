@@ -101,6 +101,12 @@
     return "/search?" + n;
   }
 
+  // as web/security.py safe_url: a source's link may not be javascript: or data:
+  function safeUrl(u) {
+    const m = /^([a-z][a-z0-9+.-]*):/i.exec((u || "").replace(/[\x00-\x20\x7f]/g, ""));
+    return u && (!m || ["http", "https", "mailto"].includes(m[1].toLowerCase())) ? u : "";
+  }
+
   function docLink(id, q, chunk) {
     return "/doc/" + id.split("/").map(encodeURIComponent).join("/") + "?q=" + encodeURIComponent(q) +
       (chunk === undefined ? "" : "#c" + chunk);
@@ -116,7 +122,7 @@
         el("span", { class: "badge source" }, h.source), " ", el("span", { class: "badge kind" }, h.kind), " ",
         authors.length ? el("span", { class: "authors" }, "by ", authors) : null, " ",
         h.updated_at && el("time", { datetime: h.updated_at }, h.updated_at.slice(0, 10)), " ",
-        h.url && el("a", { class: "original", href: h.url, rel: "noopener" }, "original"), " ",
+        safeUrl(h.url) && el("a", { class: "original", href: safeUrl(h.url), rel: "noopener" }, "original"), " ",
         el("a", { class: "similar", href: "/search?like=" + encodeURIComponent(h.doc_id) }, "more like this")));
   }
 
