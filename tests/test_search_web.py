@@ -127,3 +127,35 @@ def test_snippets_read_as_text_not_markdown():
 
     s = make_snippet("See [submitting **expenses**](../pay/index.md) and `the tool` <td>now</td>.", "expenses")
     assert s == "See submitting expenses and the tool now."
+
+
+def test_a_search_whose_client_went_away_is_not_run(indexed, fake_embedder):
+    """Typing aborts the previous keystroke's request: the server drops it instead of searching."""
+    import asyncio
+
+    app = create_app(indexed, embedder=fake_embedder)
+    calls: list[str] = []
+    real = Searcher.search
+    Searcher.search = lambda self, q, **kw: calls.append(q) or real(self, q, **kw)  # type: ignore[method-assign]
+
+    async def request(disconnected: bool) -> int:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.disconnect"} if disconnected else {"type": "http.request", "body": b""}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/api/search", "raw_path": b"/api/search",
+                 "query_string": b"q=laptop", "headers": [(b"host", b"127.0.0.1")],
+                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "root_path": ""}
+        await app(scope, receive, send)
+        return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+    try:
+        assert asyncio.run(request(disconnected=True)) == 499 and calls == []
+        assert asyncio.run(request(disconnected=False)) == 200 and calls == ["laptop"]
+    finally:
+        Searcher.search = real  # type: ignore[method-assign]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from index.embedding import Embedder, load_query_embedder
+from index.filters import ChunkFilter
 from index.gaps import NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
@@ -19,6 +23,7 @@ from search.answers import Answerer
 from search.experts import ExpertFinder
 from search.gaps import gap_report
 from search.llm import ChatClient
+from search.permissions import Viewer
 from search.profiles import person_profile
 from search.rephrase import no_result_help
 from search.results import SearchResults
@@ -96,15 +101,20 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
                          doc_count=s.index.get().store.count_visible(viewer.restrict().groups))
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
+    search_slots = CapacityLimiter(max(1, os.cpu_count() or 1))
+
     @app.get("/api/search", summary="Search: one hit per document with its best passage")
-    def api_search(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10, page: Page = 1,
-                   experts: Annotated[bool, Query(description="Include the experts (false: faster, as the "
-                                                  "page does while you type, then asks /api/experts)")] = True,
-                   ) -> dict[str, Any]:
-        results = s.search(q, k=k, page=page, with_experts=experts, flt=flt, viewer=viewer)
-        if results.hits or not results.query:
-            return results.to_json()
-        return {**results.to_json(), "help": no_result_help(s, q, viewer).to_json()}
+    async def api_search(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q, k: K = 10,
+                         page: Page = 1,
+                         experts: Annotated[bool, Query(description="Include the experts (false: faster, as the "
+                                                        "page does while you type, then asks /api/experts)")] = True,
+                         ) -> Any:
+        # one search per core at a time; a search whose client went away while it waited (the
+        # page aborts the previous keystroke's request) is dropped instead of delaying the next
+        async with search_slots:
+            if await request.is_disconnected():
+                return Response(status_code=499)
+            return await run_in_threadpool(_search_json, s, q, k, page, experts, flt, viewer)
 
     @app.get("/api/similar", summary="More like this: documents closest to a document")
     def api_similar(s: SearcherDep, viewer: ViewerDep, flt: FilterDep,
@@ -180,3 +190,11 @@ def _reindexer(settings: Settings) -> Scheduler:
     from ingest.schedule import Scheduler
 
     return Scheduler(settings)
+
+
+def _search_json(s: Searcher, q: str, k: int, page: int, experts: bool, flt: ChunkFilter, viewer: Viewer
+                 ) -> dict[str, Any]:
+    results = s.search(q, k=k, page=page, with_experts=experts, flt=flt, viewer=viewer)
+    if results.hits or not results.query:
+        return results.to_json()
+    return {**results.to_json(), "help": no_result_help(s, q, viewer).to_json()}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Every asset is whoknows' own: no CDN, no inline script, nothing framed.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -23,18 +23,35 @@ HEADERS = {
 MAX_BODY = 64 * 1024
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
+class SecurityHeaders:
+    """Plain ASGI middleware (not ``BaseHTTPMiddleware``, which costs a task per request and
+    hides a client's disconnect from the route)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        refused: Response | None = None
         if length and (not length.isdigit() or int(length) > MAX_BODY):
-            response: Response = PlainTextResponse("request body too large", status_code=413)
-        elif len(str(request.url)) > 16384:
-            response = PlainTextResponse("request URL too long", status_code=414)
+            refused = PlainTextResponse("request body too large", status_code=413)
+        elif len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > 16384:
+            refused = PlainTextResponse("request URL too long", status_code=414)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in HEADERS.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        if refused is not None:
+            await refused(scope, receive, send_with_headers)
         else:
-            response = await call_next(request)
-        for k, v in HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+            await self.app(scope, receive, send_with_headers)
 
 
 LINK_SCHEMES = ("", "http", "https", "mailto")
