@@ -148,19 +148,35 @@ class Answerer:
                          for n in cited]
         ans.answer, ans.generated, ans.confident = text.strip(), True, True
 
+    def evidence(self, question: str, viewer: Viewer = LOCAL) -> tuple[AskedBefore | None, Answer]:
+        """Threshold-free, for evaluation: the closest earlier forum thread with an answer
+        (whatever its similarity) and the extractive answer with its confidence."""
+        ans = Answer(question=" ".join(question.split())[:MAX_QUERY_CHARS])
+        if not ans.question:
+            return None, ans
+        reader = self.searcher.index.get()
+        cands = self._candidates(reader, ans.question, viewer)
+        passages = _diverse(cands, self.settings.passages)
+        if passages:
+            self._extractive(ans, passages)
+        return self._asked_before(reader, cands, floor=-1.0), ans
+
+    def _candidates(self, reader: IndexReader, question: str, viewer: Viewer) -> list[tuple[ChunkHit, float]]:
+        return self.searcher.candidates(reader, question, max(60, self.settings.passages * 4),
+                                        viewer.restrict())
+
     def _extract(self, question: str, viewer: Viewer) -> tuple[Answer, list[tuple[ChunkHit, float]]]:
         question = " ".join(question.split())[:MAX_QUERY_CHARS]
         ans = Answer(question=question)
         if not question:
             return ans, []
         reader = self.searcher.index.get()
-        cands = self.searcher.candidates(reader, question, max(60, self.settings.passages * 4),
-                                         viewer.restrict())
+        cands = self._candidates(reader, question, viewer)
         ans.experts = self.searcher._experts(reader, cands, question, viewer=viewer)
         passages = _diverse(cands, self.settings.passages)
         if not passages:
             return ans, []
-        ans.asked_before = self._asked_before(reader, cands)
+        ans.asked_before = self._asked_before(reader, cands, self.settings.asked_before)
         if ans.asked_before:
             ab = ans.asked_before
             ans.answer, ans.confident, ans.confidence = ab.answer, True, ab.similarity
@@ -193,9 +209,11 @@ class Answerer:
         ans.confidence = float(0.5 * sims[order[0]] + 0.5 * best_passage)
         ans.confident = ans.confidence >= self.settings.min_confidence
 
-    def _asked_before(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]]) -> AskedBefore | None:
+    def _asked_before(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], floor: float
+                      ) -> AskedBefore | None:
+        """The most similar forum question with an answer, if at least ``floor`` similar."""
         for ch, score in cands:
-            if score < self.settings.asked_before:
+            if score < floor:
                 return None
             if ch.kind != "forum" or ch.section != 0:
                 continue
