@@ -1,9 +1,11 @@
 """Answers with citations: extractive by default, "asked before" for forums, an optional LLM.
 
 The extractive answer picks the sentences of the best passages that are closest to the
-question (embedding similarity plus query-term overlap). Its confidence combines the best
+question (embedding similarity plus query-term overlap); forum questions are never quoted
+(they lead to their thread through "asked before" instead). Its confidence combines the best
 sentence's and the best passage's similarity; below ``min_confidence`` whoknows says it has
-no confident answer and names who to ask instead.
+no confident answer and names who to ask instead. ``whoknows eval answers`` measures both
+sides and sweeps the threshold (search/evaluation/answers.py).
 """
 
 from __future__ import annotations
@@ -156,9 +158,7 @@ class Answerer:
             return None, ans
         reader = self.searcher.index.get()
         cands = self._candidates(reader, ans.question, viewer)
-        passages = _diverse(cands, self.settings.passages)
-        if passages:
-            self._extractive(ans, passages)
+        self._extractive(ans, cands)
         return self._asked_before(reader, cands, floor=-1.0), ans
 
     def _candidates(self, reader: IndexReader, question: str, viewer: Viewer) -> list[tuple[ChunkHit, float]]:
@@ -182,10 +182,11 @@ class Answerer:
             ans.answer, ans.confident, ans.confidence = ab.answer, True, ab.similarity
             ans.citations = [Citation(1, ab.doc_id, ab.title, ab.url, ab.answer[:300], ab.author, ab.at)]
             return ans, passages
-        self._extractive(ans, passages)
+        self._extractive(ans, cands)
         return ans, passages
 
-    def _extractive(self, ans: Answer, passages: list[tuple[ChunkHit, float]]) -> None:
+    def _extractive(self, ans: Answer, cands: list[tuple[ChunkHit, float]]) -> None:
+        passages = _diverse([c for c in cands if quotable(c[0])], self.settings.passages)
         sents = [(i, s) for i, (ch, _) in enumerate(passages) for s in split_sentences(ch.text)]
         if not sents:
             return
@@ -261,6 +262,12 @@ def _best_answer(doc: Any) -> tuple[int, bool, str, datetime | None] | None:
         if c.role == "answerer" and (c.score or 0) > best_score:
             best, best_score = (c.section, False, c.person.name, c.at), c.score or 0
     return best
+
+
+def quotable(ch: ChunkHit) -> bool:
+    """A forum question is evidence (it finds its thread, see "asked before") but never the
+    answer: quoting someone else's question back at the asker answers nothing."""
+    return not (ch.kind == "forum" and ch.section == 0)
 
 
 def _diverse(cands: list[tuple[ChunkHit, float]], n: int) -> list[tuple[ChunkHit, float]]:

@@ -174,11 +174,11 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.eval_verb == "answers":
         from search.evaluation.answers import evaluate_answers
 
-        report = evaluate_answers(Path(args.dump), [Path(u) for u in args.unanswerable], settings,
-                                  _embedder(settings), Path(args.cache).expanduser(),
-                                  Path(args.home) if args.home else None, args.sample, args.seed,
-                                  not args.quiet)
-        print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+        answers = evaluate_answers(Path(args.dump), [Path(u) for u in args.unanswerable], settings,
+                                   _embedder(settings), Path(args.cache).expanduser(),
+                                   Path(args.home) if args.home else None, args.sample, args.seed,
+                                   not args.quiet, _embedder(settings, query=True))
+        print(json.dumps(answers.to_json(), indent=2) if args.json else answers.table())
         return 0
     if args.eval_verb == "make-se-beir":
         from search.evaluation.se_beir import make_se_beir

@@ -19,7 +19,7 @@ import json
 import random
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -224,8 +224,9 @@ def best_threshold(rows: list[SweepRow]) -> float:
 
 def evaluate_answers(dump: Path, unanswerable: list[Path], settings: Settings, embedder: Embedder,
                      cache: Path, home: Path | None = None, n: int = 0, seed: int = 13,
-                     progress: bool = True) -> AnswerEvalReport:
-    """Index ``dump``, ask its answerable questions and the others, and sweep the threshold."""
+                     progress: bool = True, query_embedder: Embedder | None = None) -> AnswerEvalReport:
+    """Index ``dump`` with ``embedder``, ask its answerable questions and the others (encoded
+    by ``query_embedder``, as a search would), and sweep the threshold."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     asked = sample(answerable_questions(dump), n, seed)
     sets = {p.name: sample(other_questions(p), n, seed) for p in unanswerable}
@@ -236,8 +237,8 @@ def evaluate_answers(dump: Path, unanswerable: list[Path], settings: Settings, e
         reader.close()
         qcache = EmbeddingCache(cache)
         try:
-            searcher = Searcher(LiveIndex(Home(cfg.home)), CachedEmbedder(embedder, qcache), cfg.search)
-            answerer = Answerer(searcher, replace(cfg.answers))
+            encoder = CachedEmbedder(query_embedder or embedder, qcache)
+            answerer = Answerer(Searcher(LiveIndex(Home(cfg.home)), encoder, cfg.search), cfg.answers)
             got = outcomes(answerer, asked, "answerable", progress)
             others = {name: outcomes(answerer, qs, name, progress) for name, qs in sets.items()}
         finally:
