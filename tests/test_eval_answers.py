@@ -49,6 +49,8 @@ def test_confident_answer_citing_another_thread_is_wrong():
     assert not wrong.correct(0.5, 0.75) and wrong.correct(0.5, 0.95)
     assert best_threshold([SweepRow(0.4, 1.0, 0.9, 0.5), SweepRow(0.5, 1.0, 0.8, 0.7),
                            SweepRow(0.6, 1.0, 0.6, 0.8)]) == 0.5
+    plateau = [SweepRow(t / 10, 1.0, 0.5, 1.0) for t in range(3, 8)]
+    assert best_threshold([SweepRow(0.2, 1.0, 0.5, 0.2), *plateau, SweepRow(0.8, 1.0, 0.1, 1.0)]) == 0.5
 
 
 def test_eval_answers_reports_both_sets_and_reruns_from_cache(tmp_path, fake_embedder):

@@ -103,7 +103,7 @@ class AnswerEvalReport:
     answerable: SetResult
     unanswerable: list[SetResult] = field(default_factory=list)
     sweep: list[SweepRow] = field(default_factory=list)
-    best_threshold: float = 0.0  # where answerable (extractive only) + refused is highest
+    best_threshold: float = 0.0  # the middle of where extractive hits + refusals peak
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +122,7 @@ class AnswerEvalReport:
         lines.append("sweep of [answers] min_confidence (asked_before fixed):")
         lines.append(f"  {'threshold':>9} {'answerable':>11} {'extractive':>11} {'refused':>8}")
         for r in self.sweep:
-            mark = "  <- best sum" if r.threshold == self.best_threshold else ""
+            mark = "  <- best" if r.threshold == self.best_threshold else ""
             lines.append(f"  {r.threshold:>9.3f} {r.answerable:>11.3f} {r.extractive_only:>11.3f} "
                          f"{r.refused:>8.3f}{mark}")
         return "\n".join(lines)
@@ -218,8 +218,13 @@ def sweep(answerable: list[Outcome], others: list[Outcome], asked_before: float,
 
 
 def best_threshold(rows: list[SweepRow]) -> float:
-    """Where the extractive answer's hits plus refusals peak (ties: the higher threshold)."""
-    return max(rows, key=lambda r: (round(r.extractive_only + r.refused, 6), r.threshold)).threshold if rows else 0.0
+    """Where the extractive answer's hits plus refusals peak; on a plateau, its middle (the
+    widest margin to both sides)."""
+    if not rows:
+        return 0.0
+    top = max(round(r.extractive_only + r.refused, 6) for r in rows)
+    ties = sorted(r.threshold for r in rows if round(r.extractive_only + r.refused, 6) == top)
+    return ties[len(ties) // 2]
 
 
 def evaluate_answers(dump: Path, unanswerable: list[Path], settings: Settings, embedder: Embedder,
