@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache
@@ -78,6 +79,7 @@ class SetResult:
     hits: int  # answerable: confident and citing the thread; unanswerable: refused
     asked_before: int = 0  # answerable: "asked before" found the thread; unanswerable: it fired at all
     extractive_only: int = 0  # answerable: the extractive answer alone was confident and cited it
+    confidence: list[float] = field(default_factory=list)  # the extractive confidence's 5th, 50th, 95th pct
 
     @property
     def share(self) -> float:
@@ -115,10 +117,12 @@ class AnswerEvalReport:
                  f"answerable ({a.n} questions with an accepted answer, asked by their body):",
                  f"  confident and citing their own thread  {_pct(a.hits, a.n)}",
                  f"  'asked before' found their thread      {_pct(a.asked_before, a.n)}",
-                 f"  extractive alone (asked-before off)    {_pct(a.extractive_only, a.n)}"]
+                 f"  extractive alone (asked-before off)    {_pct(a.extractive_only, a.n)}",
+                 f"  extractive confidence 5/50/95th pct    {_pcts(a.confidence)}"]
         for u in self.unanswerable:
             lines.append(f"unanswerable {u.name} ({u.n}): refused {_pct(u.hits, u.n)}; "
-                         f"'asked before' fired on {_pct(u.asked_before, u.n)}")
+                         f"'asked before' fired on {_pct(u.asked_before, u.n)}; "
+                         f"confidence 5/50/95th pct {_pcts(u.confidence)}")
         lines.append("sweep of [answers] min_confidence (asked_before fixed):")
         lines.append(f"  {'threshold':>9} {'answerable':>11} {'extractive':>11} {'refused':>8}")
         for r in self.sweep:
@@ -126,6 +130,16 @@ class AnswerEvalReport:
             lines.append(f"  {r.threshold:>9.3f} {r.answerable:>11.3f} {r.extractive_only:>11.3f} "
                          f"{r.refused:>8.3f}{mark}")
         return "\n".join(lines)
+
+
+def _pcts(values: list[float]) -> str:
+    return " / ".join(f"{v:.3f}" for v in values)
+
+
+def _percentiles(outs: list[Outcome]) -> list[float]:
+    if not outs:
+        return []
+    return [round(float(v), 4) for v in np.percentile([o.confidence for o in outs], [5, 50, 95])]
 
 
 def _pct(k: int, n: int) -> str:
@@ -198,9 +212,11 @@ def summarise(answerable: list[Outcome], others: dict[str, list[Outcome]], min_c
                   sum(o.correct(min_conf, asked_before) for o in answerable),
                   sum(o.asked_before == o.question.thread and o.asked_before_sim >= asked_before
                       for o in answerable),
-                  sum(o.correct(min_conf, asked_before, use_asked_before=False) for o in answerable))
+                  sum(o.correct(min_conf, asked_before, use_asked_before=False) for o in answerable),
+                  _percentiles(answerable))
     us = [SetResult(name, len(os), sum(o.refused(min_conf, asked_before) for o in os),
-                    sum(bool(o.asked_before) and o.asked_before_sim >= asked_before for o in os))
+                    sum(bool(o.asked_before) and o.asked_before_sim >= asked_before for o in os),
+                    confidence=_percentiles(os))
           for name, os in others.items()]
     return a, us
 
