@@ -6,6 +6,10 @@ Parts (all by default, in this order):
   http     (c) HTTP latency p50/p99 (1 and 8 clients) on the sample and synthetic 100k / 1M
            indexes, (d) memory per chunk, recall@10 vs exact, (f) search median of 100 queries
   txtai    (e) txtai on the same chunks and model: build time and query latency
+  reindex  handbook bundle + cardano dump: full build, unchanged re-run, 10 edited pages
+           (needs --shared; skipped when missing)
+  load     2,000 mixed /api/search and /api/ask requests, 20 at a time, during a re-index
+           (benchmarks/load_during_reindex.py): errors, p50/p99, the generation switch
 
 Figures are printed as a table and saved as JSON in benchmarks/results/ (latest.json too).
 Timings on a shared machine are noisy: compare figures from one run, as ratios.
@@ -25,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Report, load_average, machine_info  # noqa: E402
 from sample import Sample  # noqa: E402
 
-PARTS = ("encoder", "quality", "http", "txtai")
+PARTS = ("encoder", "quality", "http", "txtai", "reindex", "load")
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -44,6 +48,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality-backends", default="torch,onnx-int8", help="backends scored on SciFact")
     p.add_argument("--scifact", default=os.environ.get("WHOKNOWS_SCIFACT", "/work/shared/data/scifact"),
                    help="BEIR SciFact folder (corpus.jsonl, queries.jsonl, qrels/train.tsv)")
+    p.add_argument("--shared", default=os.environ.get("WHOKNOWS_SHARED", "/work/shared/data"),
+                   help="data folder with handbook/handbook.bundle and stackexchange/cardano (reindex)")
+    p.add_argument("--reindex-backend", default="onnx-int8", help="encoder backend of the reindex part")
+    p.add_argument("--reindex-reps", type=int, default=3, help="unchanged and 10-edit runs (median)")
+    p.add_argument("--cardano-questions", type=int, default=0,
+                   help="reindex: only the first N cardano questions (0 = the whole dump)")
+    p.add_argument("--reindex-reuse", action="store_true",
+                   help="reindex: no full build; re-run on the home the last reindex run left")
     p.add_argument("--sources", default="", help="only these sources of whoknows.toml (default: all of data/)")
     p.add_argument("--work", default=str(RESULTS / "work"), help="scratch folder (homes, exports, synthetic)")
     return p.parse_args(argv)
@@ -89,6 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         from txtai_compare import bench_txtai
 
         bench_txtai(report, sample, ["torch", "onnx-int8"])
+    if "reindex" in parts:
+        if (Path(args.shared) / "handbook/handbook.bundle").exists():
+            from reindex import bench_reindex
+
+            bench_reindex(report, work, Path(args.shared), args.reindex_backend,
+                          1 if args.quick else args.reindex_reps, args.cardano_questions,
+                          args.reindex_reuse)
+        else:
+            print(f"reindex: skipped, no handbook bundle under {args.shared}", file=sys.stderr)
+    if "load" in parts:
+        from load_during_reindex import bench_load
+
+        bench_load(report, work / "load", 200 if args.quick else 2000)
     report.seconds = round(time.perf_counter() - t0, 1)
     report.machine["load_average_at_end"] = load_average()
     print("\n" + report.table())

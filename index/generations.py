@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -69,11 +68,7 @@ class GenerationWriter:
         self.base = base
         if base:
             src_dir = home.generations / base
-            src = sqlite3.connect(f"file:{src_dir / STORE_FILE}?mode=ro", uri=True)
-            dst = sqlite3.connect(store_path)
-            src.backup(dst)
-            src.close()
-            dst.close()
+            _copy_store(src_dir / STORE_FILE, store_path)
             self.vectors: VectorIndex = load_vectors(src_dir / VECTORS_FILE)
         else:
             self.vectors = FlatVectors(dim)
@@ -244,6 +239,18 @@ class LiveIndex:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+
+
+def _copy_store(src: Path, dst: Path) -> None:
+    """Copy a published generation's store. A byte copy is a consistent snapshot: a published
+    store is never written again and has no journal (its writer closed it); it is several
+    times faster than SQLite's backup API (0.1-0.2 s against 0.9-1.4 s for a 42 MB store)."""
+    shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

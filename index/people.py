@@ -16,6 +16,16 @@ def _key_id(key: str) -> str:
     return "p" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:11]
 
 
+def _variants(key: str) -> tuple[str, ...]:
+    """A key and, for a "source:native" handle, its native part alone: an alias may name a
+    username without its source. Numeric user ids are not unique across sources, so those
+    match only with the source prefix ("cardano:17", never "17")."""
+    native = key.split(":", 1)[-1]
+    if native == key or native.strip().isdigit():
+        return (key,)
+    return (key, native)
+
+
 class PeopleResolver:
     """Assigns ``Person.id`` using the configured alias table ``{display name: [keys]}``."""
 
@@ -29,8 +39,7 @@ class PeopleResolver:
         """(key, display name) for a person."""
         candidates = [*person.emails, *person.handles, person.name]
         for c in candidates:
-            # handles are "source:native"; an alias may name the native part alone
-            for variant in (c, c.split(":", 1)[-1]):
+            for variant in _variants(c):
                 display = self._alias.get(variant.strip().lower())
                 if display:
                     return f"alias:{display.lower()}", display

@@ -432,11 +432,13 @@ class Store:
         return [PersonRow(r["id"], r["name"], r["profile_url"], json.loads(r["handles"]), json.loads(r["emails"]))
                 for r in self.db.execute("SELECT * FROM people ORDER BY name, id")]
 
-    def contribution_counts(self) -> list[ContributionCount]:
-        """Contributions per person, source and role."""
+    def contribution_counts(self, groups: tuple[str, ...] | None = None) -> list[ContributionCount]:
+        """Contributions per person, source and role, to documents visible to any of ``groups``
+        (None: all documents)."""
+        where, args = _filter_sql(ChunkFilter(groups=groups))
         return [ContributionCount(*r) for r in self.db.execute(
             "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
-            "JOIN documents d ON d.id = c.doc_id GROUP BY c.person_id, d.source, c.role")]
+            f"JOIN documents d ON d.id = c.doc_id WHERE {where} GROUP BY c.person_id, d.source, c.role", args)]
 
 
 def _filter_sql(f: ChunkFilter) -> tuple[str, list[Any]]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from index.runs import RunLog
 from index.schedule import Job, jobs_for, next_runs
 from index.settings import Settings
 
@@ -44,6 +45,8 @@ class Scheduler:
         self.runner = runner or subprocess_runner(settings)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._manual: threading.Thread | None = None
+        self._guard = threading.Lock()
         self.next: list[tuple[datetime, Job]] = []
 
     def start(self) -> None:
@@ -56,6 +59,38 @@ class Scheduler:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+    def trigger(self, sources: list[str] | None = None) -> bool:
+        """Start a re-index now, in the background (the admin page's button).
+
+        Returns False, starting nothing, when a run is already going: one started here, a
+        scheduled one, or one from the command line.
+        """
+        with self._guard:
+            if (self._manual and self._manual.is_alive()) or self.run_going():
+                return False
+            self._manual = threading.Thread(target=self._run_now, args=(sources,),
+                                            name="whoknows-reindex", daemon=True)
+            self._manual.start()
+        return True
+
+    def run_going(self) -> bool:
+        """A run is recorded as running by a process that is still alive."""
+        state = self.settings.home / "state.sqlite"
+        if not state.exists():
+            return False
+        log = RunLog(state)
+        try:
+            return any(r.status == "running" for r in log.last(3))
+        finally:
+            log.close()
+
+    def _run_now(self, sources: list[str] | None) -> None:
+        label = ", ".join(sources) if sources else "all sources"
+        log.info("re-index of %s requested from the admin page", label)
+        code = self.runner(sources)
+        if code:
+            log.warning("requested re-index of %s exited with %s", label, code)
 
     def run_due(self, now: datetime, last: datetime) -> list[Job]:
         """Run every job with a fire time in (last, now]; returns them."""

@@ -8,6 +8,8 @@ from typing import Any
 from index.generations import Home
 from index.settings import Settings
 
+from .permissions import LOCAL, Viewer
+
 
 @dataclass
 class PersonSummary:
@@ -29,17 +31,18 @@ class PersonSummary:
         return sorted(self.by_source)
 
 
-def list_people(settings: Settings, source: str | None = None) -> list[PersonSummary]:
+def list_people(settings: Settings, source: str | None = None, viewer: Viewer = LOCAL) -> list[PersonSummary]:
     """Everyone in the live index, most contributions first. Raises ``NoIndex`` before the first ingest.
 
     Args:
         source: only people who contributed to this source (their other sources are still listed).
+        viewer: count only contributions to documents they may see; someone with none is not listed.
     """
     reader = Home(settings.home).open_reader()
     try:
         people = {p.id: PersonSummary(p.id, p.name, p.profile_url, p.handles, p.emails)
                   for p in reader.store.all_people()}
-        for c in reader.store.contribution_counts():
+        for c in reader.store.contribution_counts(viewer.restrict().groups):
             person = people.get(c.person_id)
             if person is None:
                 continue

@@ -104,3 +104,17 @@ options = {{ site = "cardano.stackexchange.com" }}
     assert main(["people", "--limit", "2", "--config", str(config)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "cardano: " in "\n".join(lines)
+
+
+def test_an_alias_names_a_username_alone_but_a_user_id_only_with_its_source():
+    from index.models import Person
+    from index.people import PeopleResolver
+
+    resolver = PeopleResolver({"Ada Lovelace": ["ada", "cardano:17"]})
+    forum_ada = resolver.resolve(Person(id="", name="ada", handles=["forum:ada"]))
+    se_17 = resolver.resolve(Person(id="", name="FelikZ", handles=["cardano:17"]))
+    other_17 = resolver.resolve(Person(id="", name="Somebody", handles=["forum:17"]))
+    assert forum_ada.name == se_17.name == "Ada Lovelace" and forum_ada.id == se_17.id
+    bare = PeopleResolver({"Ada Lovelace": ["17"]})
+    assert bare.resolve(Person(id="", name="Somebody", handles=["forum:17"])).name == "Somebody"
+    assert other_17.name == "Somebody" and other_17.id != se_17.id

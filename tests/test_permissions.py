@@ -133,3 +133,19 @@ def test_property_hits_are_always_visible(corp, groups, query):
     res = searcher.search(query, k=20, viewer=viewer)
     for hit in res.hits:
         assert viewer.can_see(reader.store.document(hit.doc_id).visible_to)
+
+
+def test_people_list_counts_only_visible_contributions(corp, capsys, tmp_path):
+    from search.people import list_people
+    from search.permissions import Viewer
+
+    s = corp["settings"]
+    staff = {p.name: p for p in list_people(s, viewer=Viewer("sam", frozenset({"eng"})))}
+    hr = {p.name: p for p in list_people(s, viewer=Viewer("hanna", frozenset({"hr"})))}
+    assert "Harriet Secret" not in staff and hr["Harriet Secret"].contributions == 2
+    assert staff["Paul Public"].contributions == hr["Paul Public"].contributions == 1
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(f'home = "{s.home}"\n')
+    for user, visible in (("sam", False), ("hanna", True)):
+        assert main(["people", "--json", "--as", user, "--config", str(cfg)]) == 0
+        assert leaked(capsys.readouterr().out) == visible

@@ -45,6 +45,8 @@ def test_editing_one_page_reembeds_only_its_new_chunks(settings, wiki, fake_embe
     assert rec.sources["wiki"].unchanged == 2
     assert len(fake_embedder.encoded) == 1
     assert "Freeze deploys" in fake_embedder.encoded[0]
+    assert rec.chunks_embedded == rec.sources["wiki"].chunks_embedded == 1  # the run record says so
+    assert index_status(settings).runs[0]["chunks_embedded"] == 1
 
 
 def test_renamed_file_costs_no_embedding(settings, wiki, fake_embedder):
@@ -54,18 +56,32 @@ def test_renamed_file_costs_no_embedding(settings, wiki, fake_embedder):
     rec = run_ingest(settings, fake_embedder)
     assert (rec.sources["wiki"].added, rec.sources["wiki"].deleted) == (1, 1)
     assert fake_embedder.encoded == []
+    assert rec.chunks_embedded == 0 and rec.sources["wiki"].chunks_cached >= 1
 
 
 def test_deleted_page_leaves_search_and_people(settings, wiki, fake_embedder):
+    from index.generations import LiveIndex
+    from search.searcher import Searcher
+
+    write(wiki / "onboarding/badge.md", "---\nauthor: Carol Chen <carol@corp.example>\n---\n# Badges\n\n"
+          "Your office badge is at the front desk.\n")
+    write(wiki / "onboarding/monitor.md", "---\nauthor: Dan Doe\n---\n# Monitors\n\nAsk IT for a monitor.\n")
     run_ingest(settings, fake_embedder)
+    searcher = Searcher(LiveIndex(Home(settings.home), check_every=0.0), fake_embedder, settings.search)
+    query = "new hires receive a laptop on their first day"
+    assert searcher.search(query).hits[0].doc_id == "wiki/onboarding/laptop.md"
     (wiki / "onboarding/laptop.md").unlink()
+    (wiki / "onboarding/monitor.md").unlink()
     rec = run_ingest(settings, fake_embedder)
-    assert rec.sources["wiki"].deleted == 1
+    assert rec.sources["wiki"].deleted == 2
+    assert "wiki/onboarding/laptop.md" not in {h.doc_id for h in searcher.search(query, k=50).hits}
     reader = Home(settings.home).open_reader()
     assert reader.store.document("wiki/onboarding/laptop.md") is None
-    names = {p.name for p in reader.store.people_by_ids(
-        [r[0] for r in reader.store.db.execute("SELECT id FROM people")])}
-    assert "Carol Chen" not in names
+    people = {p.name: p.id for p in reader.store.all_people()}
+    assert "Dan Doe" not in people  # no contributions left: gone from people and counts
+    carol = reader.store.contributions_of([people["Carol Chen"]])
+    assert {c.doc_id for c in carol} == {"wiki/onboarding/badge.md"}  # she keeps her other page
+    assert reader.store.contributions_to(["wiki/onboarding/laptop.md"]) == []
     assert reader.vectors.ids() == set(reader.store.chunk_hashes())
 
 
@@ -168,20 +184,30 @@ def test_changed_chunking_rechunks_unchanged_pages(settings, fake_embedder):
     assert rec.sources["wiki"].updated == 3
 
 
-def test_model_change_rebuilds_into_new_generation(settings, fake_embedder):
+def test_model_change_rebuilds_into_new_generation_while_the_old_one_serves(settings, fake_embedder):
+    from index.generations import LiveIndex
+    from search.searcher import Searcher
+
     from .conftest import FakeEmbedder
 
     first = run_ingest(settings, fake_embedder)
+    searcher = Searcher(LiveIndex(Home(settings.home), check_every=0.0), fake_embedder, settings.search)
+    during: list[tuple[str, str]] = []
 
     class OtherModel(FakeEmbedder):
         model_id = "other-model"
         dim = 32
 
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            hits = searcher.search("expense a desk for the home office").hits  # mid-rebuild
+            during.append((searcher.index.get().generation, hits[0].doc_id))
+            return super().encode(texts)
+
     other = OtherModel()
     rec = run_ingest(settings, other)
+    assert during and set(during) == {(first.generation, "wiki/expenses.md")}  # the old one served
     assert rec.sources["wiki"].added == 3  # nothing reused from the old model's generation
     assert len(other.encoded) >= 4
     reader = Home(settings.home).open_reader()
     assert reader.model_id == "other-model" and reader.vectors.dim == 32
     assert rec.generation != first.generation
-

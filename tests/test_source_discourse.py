@@ -253,6 +253,22 @@ def test_second_run_fetches_only_topics_bumped_since(tmp_path, forum, monkeypatc
     assert not any("page=1" in p for p, _ in forum.log)  # the first page was all that was new
 
 
+def test_topics_deleted_upstream_leave_at_the_next_sweep(tmp_path, forum, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    daily = live_settings(tmp_path, forum.url)
+    read(DiscourseSource(daily.sources[0], daily))
+    del forum.topics[101]  # deleted on the forum: no bump, gone from /latest.json
+    docs, _ = read(DiscourseSource(daily.sources[0], daily))
+    assert "forum/101" in docs  # the daily sweep is not due yet, the mirror still has it
+    every_run = live_settings(tmp_path, forum.url, sweep_days=0)
+    docs, failures = read(DiscourseSource(every_run.sources[0], every_run))
+    assert failures == [] and sorted(docs) == ["forum/102", "forum/104"]
+    forum.per_page = 1
+    forum.topics[105] = topic_fixture(101) | {"id": 105, "bumped_at": "2024-06-01T00:00:00.000Z"}
+    docs, _ = read(DiscourseSource(every_run.sources[0], every_run))
+    assert sorted(docs) == ["forum/102", "forum/104", "forum/105"]  # paged listing, nothing lost
+
+
 def test_http_429_is_retried_after_the_wait_it_asks_for(forum):
     forum.too_many["/site.json"] = ["7"]
     sleeps: list[float] = []

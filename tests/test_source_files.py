@@ -204,3 +204,19 @@ def test_unstructured_partitions_with_the_network_unreachable(mode):
         assert out[:3] == ["ok", "2", "0"]  # both elements, and not one connection attempted
     else:  # without the patch unstructured tries to download en_core_web_sm and fails
         assert out[0] == "failed" and int(out[-1]) > 0
+
+
+def test_tool_default_authors_and_ignored_names_credit_no_one(tmp_path):
+    from pptx import Presentation
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    deck = Presentation()  # python-pptx writes "Steve Canny" as last modified by
+    deck.core_properties.author = "Gus Presenter"
+    deck.slides.add_slide(deck.slide_layouts[1]).shapes.title.text = "Roadmap"
+    deck.save(str(root / "deck.pptx"))
+    fx.write_docx(root / "policy.docx")  # Dana Writer, edited by Eve Editor
+    docs, _ = read_folder(tmp_path, root)
+    assert [(c.person.name, c.role) for c in docs["deck.pptx"].contributions] == [("Gus Presenter", "author")]
+    docs, _ = read_folder(tmp_path, root, options={"ignore_authors": ["Eve Editor"]})
+    assert [c.person.name for c in docs["policy.docx"].contributions] == ["Dana Writer"]

@@ -344,3 +344,32 @@ def test_votes_give_a_score_to_rows_without_one(tmp_path):
     docs, _ = read(source(folder))
     scores = {c.role: c.score for c in docs["cardano/1"].contributions}
     assert scores == {"asker": None, "answerer": 2}  # 3 up, 1 down; the acceptance vote is no score
+
+
+def test_unchanged_dump_is_not_parsed_again_and_an_edited_one_is(tmp_path, fake_embedder, monkeypatch):
+    from ingest.sources import stackexchange_dump
+
+    folder = tmp_path / "c"
+    shutil.copytree(FIXTURES / "cardano", folder)
+    posts = (folder / "Posts.xml").read_text(encoding="utf-8")
+    (folder / "Posts.xml").write_text(posts.replace("</posts>", '<row Id="9999" PostTypeId="2" ParentId="8888" '
+                                                    'Body="orphan"/></posts>'), encoding="utf-8")
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="cardano", kind="stackexchange", path=str(folder), options={"site": "cardano.stackexchange.com"})])
+    first = run_ingest(settings, fake_embedder)
+    assert (first.sources["cardano"].added, first.sources["cardano"].failed) == (5, 1)
+    loads: list[int] = []
+    original = stackexchange_dump.DumpIndex.load
+    monkeypatch.setattr(stackexchange_dump.DumpIndex, "load", lambda *a: loads.append(1) or original(*a))
+
+    again = run_ingest(settings, fake_embedder)
+    assert loads == []
+    assert (again.sources["cardano"].unchanged, again.sources["cardano"].failed) == (5, 1)
+    assert [f["item"] for f in index_status(settings).failures] == ["a/9999"]  # still reported
+
+    row = next(r for r in rows(folder / "Posts.xml") if r.get("Title"))
+    (folder / "Posts.xml").write_text(posts.replace(row["Title"], row["Title"] + " (edited)"), encoding="utf-8")
+    third = run_ingest(settings, fake_embedder)
+    assert loads == [1]
+    assert (third.sources["cardano"].updated, third.sources["cardano"].unchanged) == (1, 4)
+    assert third.sources["cardano"].failed == 0  # the orphan answer is gone from the new dump

@@ -24,7 +24,8 @@ from search.results import SearchResults
 from search.searcher import Searcher
 from search.status import index_status
 
-from . import browser
+from . import admin as admin_actions
+from . import browser, login
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -59,11 +60,15 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     gaps = GapLog(Home(settings.home).path / "state.sqlite")
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
     app.state.settings = settings
-    app.state.auth = Authenticator(settings.auth, Home(settings.home).path)
+    app.state.auth = Authenticator(settings.auth, Home(settings.home).path, settings.web.base_url)
+    app.state.reindexer = scheduler or _reindexer(settings)
     app.state.searcher = searcher
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
 
     app.include_router(browser.router)
+    app.include_router(admin_actions.router)
+    app.include_router(login.router)
+    app.add_exception_handler(HTTPException, login.sign_in_on_401)
 
     @app.exception_handler(NoIndex)
     async def no_index(request: Request, exc: NoIndex) -> Any:
@@ -149,12 +154,20 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(report)})
 
     @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
-    def admin_page(request: Request, admin: AdminDep) -> Any:
-        return templates.TemplateResponse(request, "status.html",
-                                          {"page": StatusPage(index_status(settings))})
+    def admin_page(request: Request, admin: AdminDep, reindex: Annotated[str, Query(max_length=20)] = "") -> Any:
+        page = StatusPage(index_status(settings), csrf=app.state.auth.csrf_token(admin, request),
+                          notice="Re-index started." if reindex == "started" else "")
+        return templates.TemplateResponse(request, "status.html", {"page": page})
 
     @app.get("/healthz", summary="Liveness: 200 when the app is up")
     def healthz() -> dict[str, Any]:
         return {"ok": True, "generation": live.home.current()}
 
     return app
+
+
+def _reindexer(settings: Settings) -> Scheduler:
+    """Runs re-indexing on request (the admin page's button) when no scheduler was given."""
+    from ingest.schedule import Scheduler
+
+    return Scheduler(settings)

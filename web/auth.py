@@ -1,7 +1,7 @@
 """Who is asking, per ``[auth] mode``: local, an SSO proxy's headers, or an API token.
 
 Tokens come as ``Authorization: Bearer ...`` or, for browsers (pages, the bookmarklet popup,
-browser search), as the HttpOnly cookie that ``/login`` sets from a pasted token.
+browser search), as the HttpOnly cookie that ``/login`` (web/login.py) sets from a pasted token.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
@@ -19,11 +20,13 @@ from index.tokens import TokenStore
 from search.permissions import LOCAL, Viewer
 
 COOKIE = "whoknows_token"
+LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
 
 
 class Authenticator:
-    def __init__(self, settings: AuthSettings, home: Path):
+    def __init__(self, settings: AuthSettings, home: Path, base_url: str = ""):
         self.settings = settings
+        self.base_host = urlsplit(base_url).netloc.lower()  # the public address, behind a proxy
         self.tokens = TokenStore(home / "state.sqlite")
         self._networks = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self._secret = _secret(home)
@@ -31,10 +34,24 @@ class Authenticator:
     def viewer(self, request: Request) -> Viewer:
         mode = self.settings.mode
         if mode == "local":
+            self._refuse_rebinding(request)
             return LOCAL
         if mode == "proxy":
             return self._from_proxy(request)
         return self._from_token(request)
+
+    def _refuse_rebinding(self, request: Request) -> None:
+        """Local mode trusts whoever reaches the loopback port, so a browser request to it must
+        name the loopback host (or ``[web] base_url``): a page on another site that re-points
+        its own host name at 127.0.0.1 (DNS rebinding) would otherwise read everything."""
+        try:
+            from_loopback = ipaddress.ip_address(request.client.host if request.client else "").is_loopback
+        except ValueError:
+            return  # not a network client (the test client)
+        host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+        if from_loopback and host not in LOOPBACK_NAMES and host != urlsplit("//" + self.base_host).hostname:
+            raise HTTPException(403, f"local mode answers on 127.0.0.1 or localhost, not {host[:100]!r}; "
+                                "set [web] base_url for another name")
 
     def _from_proxy(self, request: Request) -> Viewer:
         host = request.client.host if request.client else ""
@@ -59,13 +76,40 @@ class Authenticator:
         groups = frozenset(owner.groups)
         return Viewer(owner.user, groups, admin=self.settings.admin_group in groups)
 
-    def csrf_token(self, viewer: Viewer) -> str:
-        """A per-user token for admin forms: a cross-site page cannot know it."""
-        return hmac.new(self._secret, f"csrf:{viewer.user}".encode(), hashlib.sha256).hexdigest()
+    def csrf_token(self, viewer: Viewer, request: Request) -> str:
+        """A token for admin forms, tied to the user and their sign-in cookie (if any): a
+        cross-site page can neither read it nor compute it."""
+        session = hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()
+        return hmac.new(self._secret, f"csrf:{viewer.user}:{session}".encode(), hashlib.sha256).hexdigest()
 
-    def check_csrf(self, viewer: Viewer, token: str) -> None:
-        if not hmac.compare_digest(self.csrf_token(viewer), token or ""):
+    def check_csrf(self, viewer: Viewer, request: Request, token: str) -> None:
+        """Refuse a state-changing request that a page on another site could have sent.
+
+        A request that authenticates with an ``Authorization: Bearer`` token in token mode is
+        not cross-site forgeable (browsers never add that header on their own). Anything
+        else, whose credentials a browser sends by itself (the sign-in cookie, an SSO proxy's
+        session, being on loopback in local mode), must come from whoknows' own pages and
+        carry the form's token.
+        """
+        if self.settings.mode == "token" and request.headers.get("authorization", "").lower().startswith("bearer "):
+            return
+        if cross_site(request, self.base_host):
+            raise HTTPException(403, "cross-site request refused")
+        if not hmac.compare_digest(self.csrf_token(viewer, request), token or ""):
             raise HTTPException(403, "this form has expired or came from another site; reload the page")
+
+
+def cross_site(request: Request, base_host: str = "") -> bool:
+    """The browser says the request came from another site (Sec-Fetch-Site, Origin): an
+    Origin must be this server's Host or the configured public address."""
+    site = request.headers.get("sec-fetch-site", "")
+    if site and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    netloc = urlsplit(origin).netloc.lower()
+    return not netloc or netloc not in (request.headers.get("host", "").lower(), base_host)
 
 
 def _secret(home: Path) -> bytes:

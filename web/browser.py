@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,12 +24,15 @@ def bookmarklet_code(base: str) -> str:
     """Opens a small window on whoknows' own origin with the selection (or the page title).
 
     Nothing of whoknows runs in the host page, so its Content-Security-Policy cannot block
-    the results and the page cannot read them.
+    the results and the page cannot read them. ``base`` (from the Host header when no base_url
+    is configured) goes in as a JSON string literal, '%' escaped since browsers URL-decode a
+    javascript: link before running it.
     """
+    popup = json.dumps(f"{base}/popup?q=").replace("%", "%25")
     return (
         "javascript:(function(){var s=String(window.getSelection?window.getSelection():'').trim();"
         "if(!s){s=document.title||''}"
-        f"window.open('{base}/popup?q='+encodeURIComponent(s.slice(0,500)),'whoknows',"
+        f"window.open({popup}+encodeURIComponent(s.slice(0,500)),'whoknows',"
         "'popup,width=540,height=720');})();"
     )
 

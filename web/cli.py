@@ -253,7 +253,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
     from search.people import list_people
 
-    people = list_people(settings, source=args.source)
+    people = list_people(settings, source=args.source, viewer=_viewer(settings, args))
     if args.limit:
         people = people[: args.limit]
     if args.json:
@@ -339,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--source", help="only people who contributed to this source")
     sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")
     sp.add_argument("--json", action="store_true", help="print JSON")
+    sp.add_argument("--as", dest="as_user", metavar="USER",
+                    help="see only what USER may see (groups of their newest token)")
     sp = verb("serve", cmd_serve, "serve the web UI and API")
     sp.add_argument("--host", help="address to bind (default from [web] host)")
     sp.add_argument("--port", type=int, help="port (default from [web] port)")

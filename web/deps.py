@@ -16,9 +16,11 @@ from search.permissions import Viewer
 from search.searcher import MAX_QUERY_CHARS, Searcher
 
 from .auth import Authenticator
+from .security import safe_url
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["safe_url"] = safe_url  # every link that comes from a source goes through it
 
 
 def get_searcher(request: Request) -> Searcher:

@@ -46,6 +46,8 @@ class SearchPage:
 class StatusPage:
     status: IndexStatus
     title: str = "Index status · whoknows"
+    csrf: str = ""  # the re-index form's token
+    notice: str = ""
 
 
 @dataclass

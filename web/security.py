@@ -1,6 +1,9 @@
-"""Security headers on every response, and a limit on request bodies."""
+"""Security headers on every response, a limit on request bodies, and links that cannot run script."""
 
 from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
 
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -32,3 +35,22 @@ class SecurityHeaders(BaseHTTPMiddleware):
         for k, v in HEADERS.items():
             response.headers.setdefault(k, v)
         return response
+
+
+LINK_SCHEMES = ("", "http", "https", "mailto")
+_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]")  # browsers drop these: "java\tscript:" is javascript:
+
+
+def safe_url(url: str | None) -> str:
+    """``url`` when following it cannot run script (http, https, mailto or a path), else "".
+
+    Document and profile links come from sources and config; a ``javascript:`` or ``data:``
+    link there must never become an ``href`` on whoknows' pages.
+    """
+    if not url:
+        return ""
+    try:
+        scheme = urlsplit(_IGNORED_IN_URLS.sub("", url)).scheme.lower()
+    except ValueError:
+        return ""
+    return url if scheme in LINK_SCHEMES else ""

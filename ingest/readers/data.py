@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import FileAuthor, ParsedFile, ParsedSection, Unreadable
-from .office import OLE_MAGIC, ooxml_core
+from .office import OLE_MAGIC, ooxml_core, refuse_dtds
 from .text import decode
 
 MAX_ROWS = 100_000  # rows read from one table; the rest of a huge sheet is not indexed
@@ -140,6 +140,7 @@ def _xlsx(path: Path) -> ParsedFile:
             raise Unreadable("encrypted workbook (password-protected Office file)")
     from openpyxl import load_workbook
 
+    refuse_dtds(path)
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:

@@ -33,6 +33,7 @@ def read(path: Path) -> ParsedFile:
                 raise Unreadable(f"{suffix[1:]}: encrypted (password-protected Office file)")
         if not zipfile.is_zipfile(path):
             raise Unreadable(f"{suffix[1:]}: corrupt file (not a zip package)")
+        refuse_dtds(path)
     from ingest import unstructured_offline
 
     unstructured_offline.install()
@@ -140,6 +141,21 @@ def table_rows(html: str | None) -> str:
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
+
+
+def refuse_dtds(path: Path) -> None:
+    """Office Open XML never needs a DTD; one in any part is an entity bomb or an external
+    entity aimed at the parsers behind unstructured and openpyxl, so the file is refused."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.filename.endswith((".xml", ".rels", ".vml")):
+                    with z.open(info) as member:
+                        prolog = member.read(4096)
+                    if b"<!DOCTYPE" in prolog.upper().replace(b"\x00", b""):
+                        raise Unreadable(f"XML rejected: a DTD in {info.filename} (DTDs and entities are not allowed)")
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
+        raise Unreadable(f"corrupt package: {type(e).__name__}") from None
 
 
 def ooxml_core(path: Path) -> ParsedFile:

@@ -46,6 +46,39 @@ class PageHistory:
         self.created = at if self.created is None or at < self.created else self.created
         self.updated = at if self.updated is None or at > self.updated else self.updated
 
+    def merge_older(self, older: PageHistory) -> None:
+        """Add the stats of an earlier stretch of the page's history (names stay the newest)."""
+        for key, o in older.authors.items():
+            a = self.authors.get(key)
+            if a is None:
+                self.authors[key] = AuthorStats(o.name, o.email, o.added, o.edits, o.first, o.last)
+                continue
+            a.added += o.added
+            a.edits += o.edits
+            a.first = min(filter(None, (a.first, o.first)), default=None)
+            a.last = max(filter(None, (a.last, o.last)), default=None)
+        self._dates()
+
+    def _dates(self) -> None:
+        firsts = [a.first for a in self.authors.values() if a.first]
+        lasts = [a.last for a in self.authors.values() if a.last]
+        self.created = min(firsts) if firsts else None
+        self.updated = max(lasts) if lasts else None
+
+    def to_json(self) -> list[list[object]]:
+        """A compact form for a source's saved state: one row per author."""
+        return [[a.name, a.email, a.added, a.edits, _iso(a.first), _iso(a.last)] for a in self.authors.values()]
+
+    @classmethod
+    def from_json(cls, rows: list[list[object]]) -> PageHistory:
+        h = cls()
+        for name, email, added, edits, first, last in rows:
+            a = AuthorStats(str(name), str(email), int(added), int(edits),  # type: ignore[call-overload]
+                            _time(first), _time(last))
+            h.authors[(a.email or a.name).lower()] = a
+        h._dates()
+        return h
+
     def weights(self) -> dict[str, float]:
         """Each author's share of the page: mostly what they added, a little how often they edited.
 
@@ -75,3 +108,11 @@ class PageHistory:
                                     weight=round(weights[key], 4), at=a.last))
         out.sort(key=lambda c: -c.weight)
         return out
+
+
+def _iso(t: datetime | None) -> str:
+    return t.isoformat() if t else ""
+
+
+def _time(s: object) -> datetime | None:
+    return datetime.fromisoformat(str(s)) if s else None

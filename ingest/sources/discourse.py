@@ -15,6 +15,8 @@ Options:
 - ``delay`` (1.0 s between requests), ``retries`` (3, for HTTP 429/503, honouring
   Retry-After), ``max_wait`` (60 s, the longest Retry-After honoured), ``timeout`` (30 s).
 - ``since``: ISO date; the first live run fetches only topics bumped since then.
+- ``sweep_days`` (1): how often a live run lists every topic to drop the ones deleted upstream
+  (a deletion bumps nothing); ``0`` lists them on every run.
 - ``category_groups``: ``{category slug or id = [groups]}``, who may see each category's
   topics. Read-restricted categories not listed get the groups the API names
   (``/c/<id>/show.json``, needs an admin key) or else ``["staff"]``; never everyone.
@@ -31,6 +33,7 @@ import json
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +89,8 @@ class DiscourseSource:
     def _sync(self) -> Iterator[Failure]:
         client = DiscourseClient(self.base, client_options(self.cfg.options, self.name))
         since = parse_time(str(self.cfg.options.get("since", "")))
-        mirror = ForumMirror(self.name, client, self.folder, self.state_file, since)
+        sweep = timedelta(days=float(self.cfg.options.get("sweep_days", 1)))
+        mirror = ForumMirror(self.name, client, self.folder, self.state_file, since, sweep_every=sweep)
         try:
             yield from mirror.sync()
         except urllib.error.HTTPError as e:

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ class ClientOptions:
     retries: int = 3  # retries of a request answered with 429 or 503
     max_wait: float = 60.0  # longest Retry-After honoured; longer waits are cut to this
     timeout: float = 30.0
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line or a traceback's repr
     api_username: str = ""
 
 
@@ -117,17 +117,23 @@ class ForumMirror:
     """Keeps ``folder`` in step with the forum; ``state_file`` remembers the last bump seen."""
 
     def __init__(self, source: str, client: DiscourseClient, folder: Path, state_file: Path,
-                 since: datetime | None = None, max_pages: int = 1000):
+                 since: datetime | None = None, max_pages: int = 1000, sweep_every: timedelta | None = None):
         self.source, self.client, self.folder, self.state_file = source, client, folder, state_file
-        self.since = self._load_state() or since
+        state = self._load_state()
+        self.since = parse_time(state.get("bumped_since")) or since
+        # a first sync lists everything there is: nothing to sweep until the next interval
+        self.swept_at = parse_time(state.get("swept_at")) or (datetime.now(UTC) if not state else None)
         self.max_pages = max_pages
+        self.sweep_every = sweep_every if sweep_every is not None else timedelta(days=1)
         self.fetched = 0
+        self.removed = 0
 
-    def _load_state(self) -> datetime | None:
+    def _load_state(self) -> dict[str, Any]:
         try:
-            return parse_time(json.loads(self.state_file.read_text(encoding="utf-8")).get("bumped_since"))
-        except (OSError, ValueError, AttributeError):
-            return None
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
 
     def sync(self) -> Iterator[Failure]:
         """Fetch categories and every topic bumped since the last sync; yields per-topic failures."""
@@ -149,8 +155,32 @@ class ForumMirror:
                 yield Failure(self.source, f"t/{topic_id}", f"HTTP {e.code} fetching the topic")
         # a failed topic is fetched again next run: remember a moment just before its bump
         since = min(failed) - timedelta(milliseconds=1) if failed else newest
-        if since:
-            _write_json(self.state_file, {"bumped_since": since.isoformat()})
+        now = datetime.now(UTC)
+        if self.swept_at is None or now - self.swept_at >= self.sweep_every:
+            if self._sweep():
+                self.swept_at = now
+        state = {"bumped_since": since.isoformat() if since else None,
+                 "swept_at": self.swept_at.isoformat() if self.swept_at else None}
+        _write_json(self.state_file, {k: v for k, v in state.items() if v})
+
+    def _sweep(self) -> bool:
+        """Drop mirrored topics the forum no longer lists (deleted, or moved out of the key's
+        sight): a deletion bumps nothing, so only a full listing shows it. Nothing is removed
+        unless the listing ran to its end; the mass-deletion guard still checks the result."""
+        listed: set[int] = set()
+        for page in range(self.max_pages):
+            data = self.client.get("/latest.json", [("page", str(page))]) if page else self.client.get("/latest.json")
+            topic_list = data.get("topic_list", {})
+            listed.update(t["id"] for t in topic_list.get("topics", []) if isinstance(t.get("id"), int))
+            if not topic_list.get("topics") or not topic_list.get("more_topics_url"):
+                break
+        else:
+            return False  # more pages than max_pages: an incomplete list proves nothing
+        for path in (self.folder / "t").glob("*.json"):
+            if path.stem.isdigit() and int(path.stem) not in listed:
+                path.unlink(missing_ok=True)
+                self.removed += 1
+        return True
 
     def _categories(self) -> list[dict[str, Any]]:
         """Categories from /site.json; read-restricted ones with the groups that may read them."""

@@ -7,6 +7,8 @@ Each file is parsed in a worker process with a time limit (``options.timeout_s``
 ``options.isolate = false`` to parse in-process (faster start, no time limit). Files larger
 than ``max_file_mb``, unreadable, encrypted or of an unknown format are reported by
 ``whoknows status`` with the reason. Symlinks that leave the folder are not followed.
+Tools' default author names (python-pptx's "Steve Canny", "Microsoft Office User", ...) credit
+no one; ``options.ignore_authors`` adds names or e-mails to that list.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from .files_common import acl_for, link_for, walk_files
 EDITOR_WEIGHT = 0.3  # "last modified by" touched the file; the author wrote it
 # names and titles that tools write by default: they say nothing about who wrote the file
 PLACEHOLDER_AUTHORS = {"anonymous", "unknown", "user", "admin", "administrator", "author", "owner",
-                       "python-docx", "calc", "microsoft office user", "windows user", "unregistered user"}
+                       "python-docx", "python-pptx", "openpyxl", "calc",
+                       "microsoft office user", "windows user", "unregistered user",
+                       "steve canny"}  # python-pptx's template: "last modified by" of every generated deck
 _PLACEHOLDER_TITLE = re.compile(
     r"^(untitled.*|slide \d+|powerpoint presentation|document\d*|presentation\d*|book\d*|"
     r".*\.(docx?|pptx?|xlsx?|pdf|html?|txt))$", re.I)
@@ -38,6 +42,8 @@ class FilesSource:
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
         self.name = cfg.name
+        extra = {str(a).strip().lower() for a in cfg.options.get("ignore_authors", [])}
+        self.ignore = PLACEHOLDER_AUTHORS | extra  # names that say nothing about who wrote a file
         self.root = settings.resolve(cfg.path)
         self.timeout_s = float(cfg.options.get("timeout_s", 300))
         self.isolate = bool(cfg.options.get("isolate", True))
@@ -84,7 +90,7 @@ class FilesSource:
         for a in authors:
             name = " ".join(a.name.split())
             key = (a.email or name).lower()
-            if not name or key in seen or name.lower() in PLACEHOLDER_AUTHORS or "://" in name:
+            if not name or key in seen or {name.lower(), key} & self.ignore or "://" in name:
                 continue
             seen.add(key)
             person = Person(name=name, emails=[a.email] if a.email else [], handles=[f"{self.name}:{key}"])

@@ -1,9 +1,13 @@
 """``git``: a git-backed Markdown wiki (GitHub/GitLab wikis, docs-as-code, handbooks).
 
 Pages come from the working tree at HEAD; who wrote them comes from one pass over the
-history (``git_history``), following renames. ``path`` is either a working copy (read in
-place, never modified) or anything ``git clone`` accepts (a bundle file, a bare repository,
-a URL), which is cloned into ``<home>/cache/<source>/repo`` and fetched on later runs.
+history (``git_history``), following renames. Later runs read only what changed: with HEAD
+where it was, no page is read; after new commits, only the pages those commits touched are
+read, and their authorship is the saved history of the last run plus the new commits.
+
+``path`` is either a working copy (read in place, never modified) or anything ``git clone``
+accepts (a bundle file, a bare repository, a URL), which is cloned into
+``<home>/cache/<source>/repo`` and fetched on later runs.
 
 Options: ``subdir`` (only pages under this folder; ids and links are relative to it),
 ``ignore_authors`` (names or e-mails whose commits don't count, e.g. bots),
@@ -22,7 +26,7 @@ from index.settings import Settings, SourceSettings
 
 from .authorship import PageHistory
 from .files_common import walk_files
-from .git_history import read_histories, run_git
+from .git_history import histories_since, read_histories, run_git
 from .markdown import SUFFIXES, MarkdownSource
 
 
@@ -50,24 +54,42 @@ class GitSource:
             raise FileNotFoundError(f"source {self.name!r}: no folder {self.subdir!r} in {repo}")
         pages = {p.relative_to(root).as_posix(): p for p in walk_files(root, SUFFIXES)}
         reader = MarkdownSource(self.cfg, self.settings)
+        indexed_before = set(self.state.get("indexed", []))
         if self.state.get("commit") == self.last_commit and set(self.state.get("pages", [])) == set(pages):
             # nothing committed since the last good run: no history pass; indexed pages are not
             # even read, pages that failed are read again so their failures stay reported
-            indexed_before = set(self.state.get("indexed", []))
             for rel, path in pages.items():
                 yield Unchanged(f"{self.name}/{rel}") if rel in indexed_before else self._read(reader, path, rel)
             return
-        indexed: list[str] = []
         prefix = f"{self.subdir}/" if self.subdir else ""
-        histories = read_histories(repo, {prefix + rel for rel in pages}, self.subdir, self.ignore,
-                                   self.timeout)
+        head_paths = {prefix + rel for rel in pages}
+        since = self._histories_since(repo, head_paths)
+        if since is None:
+            histories = read_histories(repo, head_paths, self.subdir, self.ignore, self.timeout)
+            touched = head_paths
+        else:
+            histories, touched = since
+        indexed: list[str] = []
         for rel, path in pages.items():
+            if rel in indexed_before and prefix + rel not in touched:
+                indexed.append(rel)  # no commit changed it since the last run: not read again
+                yield Unchanged(f"{self.name}/{rel}")
+                continue
             item = self._read(reader, path, rel)
             if isinstance(item, Document):
                 self._apply_history(item, histories[prefix + rel])
                 indexed.append(rel)
             yield item
-        self.state = {"commit": self.last_commit, "pages": list(pages), "indexed": indexed}
+        self.state = {"commit": self.last_commit, "pages": list(pages), "indexed": indexed,
+                      "histories": {p: h.to_json() for p, h in histories.items()}}
+
+    def _histories_since(self, repo: Path, head_paths: set[str]) -> tuple[dict[str, PageHistory], set[str]] | None:
+        """Page histories from the last run's plus the commits since, or None for a full pass."""
+        since, saved = self.state.get("commit"), self.state.get("histories")
+        if not since or not isinstance(saved, dict):
+            return None
+        old = {path: PageHistory.from_json(rows) for path, rows in saved.items()}
+        return histories_since(repo, since, old, head_paths, self.subdir, self.ignore, self.timeout)
 
     def _read(self, reader: MarkdownSource, path: Path, rel: str) -> Document | Failure:
         try:

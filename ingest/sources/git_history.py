@@ -87,21 +87,38 @@ def page_histories(commits: Iterator[Commit], head_paths: set[str],
 
     ``ignore``: lower-cased names or e-mails whose commits are skipped (bots, mass reformats).
     """
-    ignore = ignore or set()
+    return _walk(commits, head_paths, ignore or set()).histories
+
+
+@dataclass
+class _Walk:
+    histories: dict[str, PageHistory]
+    alias: dict[str, str]  # path at the oldest commit walked -> path at HEAD
+    touched: set[str]  # pages at HEAD that some walked commit changed (ignored authors too)
+
+
+def _walk(commits: Iterator[Commit], head_paths: set[str], ignore: set[str]) -> _Walk:
     alias = {p: p for p in head_paths}  # path at this point in history -> path at HEAD
     out = {p: PageHistory() for p in head_paths}
+    touched: set[str] = set()
     for commit in commits:
         skip = commit.name.lower() in ignore or commit.email.lower() in ignore
         for ch in commit.changes:
             page = alias.get(ch.path)
             if page is None:
                 continue
+            touched.add(page)
             if not skip:
                 out[page].add(commit.name, commit.email, commit.at, ch.added)
             if ch.old_path:  # before this commit the page's text lived at old_path
                 del alias[ch.path]
                 alias[ch.old_path] = page
-    return out
+    return _Walk(out, alias, touched)
+
+
+def _log_args(subdir: str, revs: str) -> list[str]:
+    args = ["log", "-z", "--numstat", "-M", "-l10000", "--no-merges", "--no-color", _FORMAT, revs]
+    return args + ["--", subdir] if subdir else args
 
 
 def read_histories(repo: Path, head_paths: set[str], subdir: str = "",
@@ -111,7 +128,33 @@ def read_histories(repo: Path, head_paths: set[str], subdir: str = "",
     Paths are relative to the repository root. Merges are skipped: their changes are already
     counted in the commits they merge.
     """
-    args = ["log", "-z", "--numstat", "-M", "-l10000", "--no-merges", "--no-color", _FORMAT, "HEAD"]
-    if subdir:
-        args += ["--", subdir]
-    return page_histories(parse_log(run_git(repo, *args, timeout=timeout)), head_paths, ignore)
+    raw = run_git(repo, *_log_args(subdir, "HEAD"), timeout=timeout)
+    return page_histories(parse_log(raw), head_paths, ignore)
+
+
+def histories_since(repo: Path, since: str, old: dict[str, PageHistory], head_paths: set[str],
+                    subdir: str = "", ignore: set[str] | None = None, timeout: float = 600
+                    ) -> tuple[dict[str, PageHistory], set[str]] | None:
+    """The pages' histories from ``old`` (the histories at commit ``since``) and the commits
+    after it, and the pages those commits changed; the same result as ``read_histories`` for
+    the cost of reading only the new commits.
+
+    None when that cannot be done and a full pass is needed: ``since`` is not an ancestor of
+    HEAD (history rewritten), ``.mailmap`` changed (it renames old commits' authors too), or a
+    page was renamed from a file that was not a page at ``since``.
+    """
+    try:
+        run_git(repo, "merge-base", "--is-ancestor", since, "HEAD", timeout=timeout)
+        if run_git(repo, "diff", "--name-only", since, "HEAD", "--", ".mailmap", timeout=timeout).strip():
+            return None
+    except RuntimeError:  # not an ancestor, or an unknown commit (e.g. a re-cloned repository)
+        return None
+    raw = run_git(repo, *_log_args(subdir, f"{since}..HEAD"), timeout=timeout)
+    walk = _walk(parse_log(raw), head_paths, ignore or set())
+    unknown = [path for path in walk.alias if path not in old]
+    if unknown and run_git(repo, "ls-tree", "-r", "--name-only", since, "--", *unknown, timeout=timeout).strip():
+        return None
+    for path, page in walk.alias.items():
+        if path in old:
+            walk.histories[page].merge_older(old[path])
+    return walk.histories, walk.touched

@@ -11,6 +11,10 @@ its comments follow its text. Options:
   when ``url`` is a template such as ``"https://cardano.stackexchange.com/q/{id}"``.
 - ``comments`` (default true): include comments and their authors.
 
+Re-runs: when no file of the dump folder changed size or modification time since the last
+run, the dump is not parsed again and every thread is reported unchanged (with the last
+run's failures).
+
 Roles (``Contribution.role``): ``asker`` (the question's owner), ``answerer`` (the owner of
 each answer), ``accepted-answerer`` (in addition to ``answerer``, for the accepted answer's
 owner), ``commenter`` (one per comment) and ``editor`` (someone other than the owner who
@@ -24,9 +28,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from index.models import Contribution, Document, Failure, Person, Section
+from index.models import Contribution, Document, Failure, Person, Section, Unchanged
 from index.settings import Settings, SourceSettings
 
 from ..html_text import html_to_text
@@ -72,10 +77,31 @@ class StackExchangeSource:
         self.root = settings.resolve(cfg.path)
         self.site = site_host(cfg)
         self.with_comments = bool(cfg.options.get("comments", True))
+        # incremental runs: {"files": {name: [size, mtime_ns]}, "ids": [...], "failures": [[item, reason]]}
+        self.state: dict[str, Any] = {}
 
-    def iter_documents(self) -> Iterator[Document | Failure]:
+    def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         if not self.root.is_dir():
             raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+        files = {p.name: [st.st_size, st.st_mtime_ns] for p in sorted(self.root.iterdir())
+                 if p.is_file() and (st := p.stat())}
+        if self.state.get("files") == files and "ids" in self.state:
+            for item, reason in self.state.get("failures", []):
+                yield Failure(self.name, item, reason)
+            for doc_id in self.state["ids"]:
+                yield Unchanged(doc_id)
+            return
+        ids: list[str] = []
+        failures: list[list[str]] = []
+        for item in self._read_dump():
+            if isinstance(item, Document):
+                ids.append(item.id)
+            else:
+                failures.append([item.item, item.reason])
+            yield item
+        self.state = {"files": files, "ids": ids, "failures": failures}
+
+    def _read_dump(self) -> Iterator[Document | Failure]:
         with DumpIndex(self.name) as dump:
             yield from dump.load(self.root)
             for aid, parent in dump.orphan_answers():

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache
-from index.models import Document, Failure, text_hash
+from index.models import Document, text_hash
 from index.people import PeopleResolver
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
@@ -79,7 +79,7 @@ def load_dump(folder: Path) -> Dump:
     accepted: list[tuple[str, str, str]] = []  # (doc id, accepted answerer, asker)
     tags: dict[str, list[str]] = {}
     for item in StackExchangeSource(cfg, Settings()).iter_documents():
-        if isinstance(item, Failure):
+        if not isinstance(item, Document):  # failures; a fresh source yields no Unchanged
             continue
         _add_thread(item, resolver, posts, contributions, accepted)
         tags[item.id] = item.tags
