@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import Home, LiveIndex
-from index.models import Document, Failure
+from index.models import Document
 from index.settings import Settings, SourceSettings
 from ingest.sources.stackexchange import StackExchangeSource
 
@@ -156,7 +156,7 @@ def dump_source(folder: Path, comments: bool = True) -> SourceSettings:
 
 def _threads(folder: Path) -> list[Document]:
     src = StackExchangeSource(dump_source(folder, comments=False), Settings())
-    return [d for d in src.iter_documents() if not isinstance(d, Failure)]
+    return [d for d in src.iter_documents() if isinstance(d, Document)]  # a fresh source: no Unchanged
 
 
 def _body(doc: Document) -> str:
