@@ -158,7 +158,8 @@ class AnswerSettings:
     sentences: int = _f(2, "Sentences in an extractive answer.")
     keyword_weight: float = _f(0.3, "Weight of query-term overlap next to embedding similarity when scoring sentences.")
     min_confidence: float = _f(
-        0.5, "Below this confidence whoknows says it has no confident answer and names who to ask.")
+        0.45, "Below this confidence whoknows says it has no confident answer and names who to ask "
+        "(chosen by `whoknows eval answers`).")
     asked_before: float = _f(
         0.75, "Similarity of the question to an earlier forum question above which that thread's "
         "accepted (or top-voted) answer is shown as the answer.")

@@ -1,9 +1,11 @@
 """Answers with citations: extractive by default, "asked before" for forums, an optional LLM.
 
 The extractive answer picks the sentences of the best passages that are closest to the
-question (embedding similarity plus query-term overlap). Its confidence combines the best
+question (embedding similarity plus query-term overlap); forum questions are never quoted
+(they lead to their thread through "asked before" instead). Its confidence combines the best
 sentence's and the best passage's similarity; below ``min_confidence`` whoknows says it has
-no confident answer and names who to ask instead.
+no confident answer and names who to ask instead. ``whoknows eval answers`` measures both
+sides and sweeps the threshold (search/evaluation/answers.py).
 """
 
 from __future__ import annotations
@@ -148,28 +150,43 @@ class Answerer:
                          for n in cited]
         ans.answer, ans.generated, ans.confident = text.strip(), True, True
 
+    def evidence(self, question: str, viewer: Viewer = LOCAL) -> tuple[AskedBefore | None, Answer]:
+        """Threshold-free, for evaluation: the closest earlier forum thread with an answer
+        (whatever its similarity) and the extractive answer with its confidence."""
+        ans = Answer(question=" ".join(question.split())[:MAX_QUERY_CHARS])
+        if not ans.question:
+            return None, ans
+        reader = self.searcher.index.get()
+        cands = self._candidates(reader, ans.question, viewer)
+        self._extractive(ans, cands)
+        return self._asked_before(reader, cands, floor=-1.0), ans
+
+    def _candidates(self, reader: IndexReader, question: str, viewer: Viewer) -> list[tuple[ChunkHit, float]]:
+        return self.searcher.candidates(reader, question, max(60, self.settings.passages * 4),
+                                        viewer.restrict())
+
     def _extract(self, question: str, viewer: Viewer) -> tuple[Answer, list[tuple[ChunkHit, float]]]:
         question = " ".join(question.split())[:MAX_QUERY_CHARS]
         ans = Answer(question=question)
         if not question:
             return ans, []
         reader = self.searcher.index.get()
-        cands = self.searcher.candidates(reader, question, max(60, self.settings.passages * 4),
-                                         viewer.restrict())
+        cands = self._candidates(reader, question, viewer)
         ans.experts = self.searcher._experts(reader, cands, question, viewer=viewer)
         passages = _diverse(cands, self.settings.passages)
         if not passages:
             return ans, []
-        ans.asked_before = self._asked_before(reader, cands)
+        ans.asked_before = self._asked_before(reader, cands, self.settings.asked_before)
         if ans.asked_before:
             ab = ans.asked_before
             ans.answer, ans.confident, ans.confidence = ab.answer, True, ab.similarity
             ans.citations = [Citation(1, ab.doc_id, ab.title, ab.url, ab.answer[:300], ab.author, ab.at)]
             return ans, passages
-        self._extractive(ans, passages)
+        self._extractive(ans, cands)
         return ans, passages
 
-    def _extractive(self, ans: Answer, passages: list[tuple[ChunkHit, float]]) -> None:
+    def _extractive(self, ans: Answer, cands: list[tuple[ChunkHit, float]]) -> None:
+        passages = _diverse([c for c in cands if quotable(c[0])], self.settings.passages)
         sents = [(i, s) for i, (ch, _) in enumerate(passages) for s in split_sentences(ch.text)]
         if not sents:
             return
@@ -193,9 +210,11 @@ class Answerer:
         ans.confidence = float(0.5 * sims[order[0]] + 0.5 * best_passage)
         ans.confident = ans.confidence >= self.settings.min_confidence
 
-    def _asked_before(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]]) -> AskedBefore | None:
+    def _asked_before(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], floor: float
+                      ) -> AskedBefore | None:
+        """The most similar forum question with an answer, if at least ``floor`` similar."""
         for ch, score in cands:
-            if score < self.settings.asked_before:
+            if score < floor:
                 return None
             if ch.kind != "forum" or ch.section != 0:
                 continue
@@ -243,6 +262,12 @@ def _best_answer(doc: Any) -> tuple[int, bool, str, datetime | None] | None:
         if c.role == "answerer" and (c.score or 0) > best_score:
             best, best_score = (c.section, False, c.person.name, c.at), c.score or 0
     return best
+
+
+def quotable(ch: ChunkHit) -> bool:
+    """A forum question is evidence (it finds its thread, see "asked before") but never the
+    answer: quoting someone else's question back at the asker answers nothing."""
+    return not (ch.kind == "forum" and ch.section == 0)
 
 
 def _diverse(cands: list[tuple[ChunkHit, float]], n: int) -> list[tuple[ChunkHit, float]]:

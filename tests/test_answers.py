@@ -170,3 +170,12 @@ def test_ask_api_page_stream_and_gaps(settings, fake_embedder):
     assert gaps[0]["query"] == "zebra migration patterns" and gaps[0]["count"] == 2
     page = BeautifulSoup(c.get("/admin/gaps").text, "html.parser")
     assert "zebra migration patterns" in page.select_one("#gaps").get_text()
+
+
+def test_streamed_answer_with_a_bad_citation_ends_extractive(answerer, llm_server):
+    FakeLLM.reply = "A desk costs 500 dollars [7]."
+    events = list(_llm_answerer(answerer, llm_server).ask_stream("how much for a home office desk"))
+    assert [k for k, _ in events][-1] == "answer" and any(k == "token" for k, _ in events)
+    final = events[-1][1]
+    assert not final.generated and "[7]" not in final.answer
+    assert final.citations and final.citations[0].doc_id == "wiki/expenses.md"

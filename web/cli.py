@@ -171,6 +171,15 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
                                    Path(args.cache).expanduser(), args.sample, not args.quiet)
         print(json.dumps(results, indent=2) if args.json else table(results))
         return 0
+    if args.eval_verb == "answers":
+        from search.evaluation.answers import evaluate_answers
+
+        answers = evaluate_answers(Path(args.dump), [Path(u) for u in args.unanswerable], settings,
+                                   _embedder(settings), Path(args.cache).expanduser(),
+                                   Path(args.home) if args.home else None, args.sample, args.seed,
+                                   not args.quiet, _embedder(settings, query=True))
+        print(json.dumps(answers.to_json(), indent=2) if args.json else answers.table())
+        return 0
     if args.eval_verb == "make-se-beir":
         from search.evaluation.se_beir import make_se_beir
 
@@ -342,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
-    sp = verb("eval", cmd_eval, "evaluate retrieval (BEIR) or expert finding (Stack Exchange dump)")
+    sp = verb("eval", cmd_eval, "evaluate retrieval (BEIR), expert finding or answers (Stack Exchange dump)")
     ev = sp.add_subparsers(dest="eval_verb", required=True, metavar="EVAL")
     ep = ev.add_parser("retrieval", parents=[common], help="nDCG@10, recall@100, MRR@10 per method",
                        description="Index DIR's corpus into a temporary home with the configured "
@@ -371,6 +380,21 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--quiet", action="store_true", help="no progress bars")
     ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
                     help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
+    ep = ev.add_parser("answers", parents=[common], help="answers: cited when answerable, refused when not",
+                       description="Index the dump; ask its questions that have an accepted answer by "
+                       "their body (correct = confident and citing their own thread) and questions from "
+                       "other domains (correct = no confident answer); sweep [answers] min_confidence.")
+    ep.add_argument("dump", help="Stack Exchange dump folder (Posts.xml)")
+    ep.add_argument("--unanswerable", action="append", default=[], metavar="BEIR_DIR_OR_DUMP",
+                    help="questions from another domain: a BEIR folder (queries.jsonl) or another "
+                    "dump (question bodies); repeatable")
+    ep.add_argument("--sample", type=int, default=0, help="a seeded sample of N questions per set (default all)")
+    ep.add_argument("--seed", type=int, default=13, help="seed of the sample (default 13)")
+    ep.add_argument("--json", action="store_true", help="print JSON")
+    ep.add_argument("--quiet", action="store_true", help="no progress bars")
+    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
+                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
+    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
     return p
 
 

@@ -102,11 +102,17 @@ class CachedEmbedder:
 def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Path,
                  cache: Path, progress: bool) -> Settings:
     """Index ``data``'s corpus into ``home`` with the real pipeline; returns its settings."""
-    cfg = replace(settings, home=home, sources=[SourceSettings(name=SOURCE, kind="beir",
-                                                               path=str(data.folder.resolve()))])
+    source = SourceSettings(name=SOURCE, kind="beir", path=str(data.folder.resolve()))
+    return index_source(source, settings, embedder, home, cache, progress)
+
+
+def index_source(source: SourceSettings, settings: Settings, embedder: Embedder, home: Path,
+                 cache: Path, progress: bool) -> Settings:
+    """Index one source into ``home`` with the real pipeline; returns its settings."""
+    cfg = replace(settings, home=home, sources=[source])
     rec = run_ingest(cfg, embedder, IngestOptions(progress=progress, cache_path=cache))
-    if rec.status != "ok" or rec.sources[SOURCE].error:
-        raise RuntimeError(f"indexing {data.folder} failed: {rec.error or rec.sources[SOURCE].error}")
+    if rec.status != "ok" or rec.sources[source.name].error:
+        raise RuntimeError(f"indexing {source.path} failed: {rec.error or rec.sources[source.name].error}")
     return cfg
 
 
