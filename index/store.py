@@ -352,6 +352,23 @@ class Store:
                                            json.loads(r[7])))
         return out
 
+    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime
+                    ) -> list[tuple[str, str, list[str], float]]:
+        """(person, role, visible_to, recency-weighted count) per person, role and audience, summed in
+        SQL: a contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0) count 1."""
+        out: list[tuple[str, str, list[str], float]] = []
+        jnow = now.timestamp() / 86400 + 2440587.5  # julian day, as SQLite's julianday()
+        for start in range(0, len(person_ids), 500):
+            part = person_ids[start : start + 500]
+            rows = self.db.execute(
+                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR ? <= 0 THEN 1.0 "
+                "ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / ?) END) FROM contributions c "
+                f"JOIN documents d ON d.id = c.doc_id WHERE c.person_id IN ({','.join('?' * len(part))}) "
+                "GROUP BY c.person_id, c.role, d.visible_to",
+                [half_life_days, jnow, half_life_days or 1.0, *part])
+            out.extend((r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows)
+        return out
+
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
         """People per document, strongest contributors first."""
         out: dict[str, list[PersonRow]] = {d: [] for d in doc_ids}

@@ -42,6 +42,7 @@ class Passage:
     section: int
     score: float
     chunk: ChunkHit | None = None
+    keyword: float = 0.0  # BM25 relative to the query's best keyword match, 0..1 (0: no term matched)
 
 
 @dataclass
@@ -88,16 +89,32 @@ def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime) ->
     return role * c.weight * votes * decay(c.at, now, p.half_life_days)
 
 
+def with_keyword(passages: list[Passage], keyword_hits: Mapping[int, float]) -> list[Passage]:
+    """Passages with their keyword evidence: BM25 of the same chunk over the best BM25."""
+    best = max(keyword_hits.values(), default=0.0)
+    if best <= 0:
+        return passages
+    for x in passages:
+        if x.chunk is not None:
+            x.keyword = max(0.0, keyword_hits.get(x.chunk.id, 0.0)) / best
+    return passages
+
+
+def relevance(x: Passage, p: ExpertSettings) -> float:
+    """Hybrid evidence of a passage: dense similarity plus the weighted relative BM25."""
+    return x.score + p.keyword * x.keyword
+
+
 def topical(passages: list[Passage], contributions: list[ContributionRow], p: ExpertSettings,
             now: datetime) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
     """Topical expertise per person, and the weighted contributions behind it."""
     if not passages:
         return {}, {}
-    best = max(x.score for x in passages)
+    best = max(relevance(x, p) for x in passages)
     doc_rel: dict[str, float] = {}
     sec_rel: dict[tuple[str, int], float] = {}
     for x in passages:
-        r = math.exp((x.score - best) / max(p.temperature, 1e-6))
+        r = math.exp((relevance(x, p) - best) / max(p.temperature, 1e-6))
         doc_rel[x.doc_id] = max(doc_rel.get(x.doc_id, 0.0), r)
         sec_rel[(x.doc_id, x.section)] = max(sec_rel.get((x.doc_id, x.section), 0.0), r)
     scores: dict[str, float] = defaultdict(float)
@@ -189,7 +206,10 @@ class ExpertFinder:
         top, why = topical(passages, visible, p, now)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
-        act = activity([c for c in store.contributions_of(list(top)) if viewer.can_see(c.visible_to)], p, now)
+        act: dict[str, float] = defaultdict(float)  # overall activity, summed in SQL
+        for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now):
+            if viewer.can_see(visible_to):
+                act[pid] += p.role_weights.get(role, 0.5) * n
         chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
         best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)
                       if x.chunk is not None}

@@ -25,7 +25,7 @@ from index.store import ChunkHit
 
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
-from .experts import Expert, ExpertFinder, Passage
+from .experts import Expert, ExpertFinder, Passage, with_keyword
 from .facets import facet_counts
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
@@ -49,6 +49,7 @@ class Ranking:
     chunks: dict[int, ChunkHit]
     reader: IndexReader
     dense_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, cosine), best first
+    keyword_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, BM25), best first
 
 
 class Searcher:
@@ -104,7 +105,7 @@ class Searcher:
             need = [c.chunk_id for c in cands[: self.cross_encoder.top] if c.chunk_id not in chunks]
             chunks.update(reader.store.chunks_by_ids(need))
             cands = self.cross_encoder.rescore(query, cands, chunks)
-        return Ranking(cands, chunks, reader, dn_hits)
+        return Ranking(cands, chunks, reader, dn_hits, kw_hits)
 
     def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:
         """Chunk ids passing ``flt``, cached per generation (None: everything is allowed)."""
@@ -140,7 +141,7 @@ class Searcher:
             extra = [c for c, _ in ranking.dense_hits if c not in ranking.chunks]
             chunks = {**ranking.chunks, **ranking.reader.store.chunks_by_ids(extra)}
             cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
-            results.experts = self._experts(ranking.reader, cands, query, viewer=viewer)
+            results.experts = self._experts(ranking.reader, cands, query, ranking.keyword_hits, viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
 
@@ -162,14 +163,20 @@ class Searcher:
         if not query or self.expert_finder is None:
             return []
         reader = self.index.get()
-        cands = self.candidates(reader, query, self.expert_finder.settings.candidates, viewer.restrict(flt))
-        return self._experts(reader, cands, query, k, viewer)
+        n = self.expert_finder.settings.candidates
+        flt = viewer.restrict(flt)
+        cands = self.candidates(reader, query, n, flt)
+        kw = (self.keyword.retrieve(reader.store, query, max(n, self.settings.candidates), flt)
+              if self.expert_finder.settings.keyword and self.settings.mode != "dense" else [])
+        return self._experts(reader, cands, query, kw, k, viewer)
 
     def _experts(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], query: str,
-                 k: int | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
+                 keyword_hits: list[tuple[int, float]] | None = None, k: int | None = None, viewer: Viewer = LOCAL
+                 ) -> list[Expert]:
         if self.expert_finder is None:
             return []
         passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands if viewer.can_see(ch.visible_to)]
+        passages = with_keyword(passages, dict(keyword_hits or []))
         return self.expert_finder.find(reader.store, passages, query, k, viewer=viewer)
 
     def _fill(self, results: SearchResults, ranking: Ranking, query: str, k: int, page: int) -> None:

@@ -172,3 +172,24 @@ def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
                         "MiniLM document-centric", "whoknows model"}
     for r in res.values():
         assert r["n"] == len(dump.tests) and 0.0 <= r["mrr"] <= 1.0
+
+
+def test_keyword_evidence_lifts_the_passage_that_names_the_query_terms():
+    passages = [Passage("t1", 1, 0.6), Passage("t2", 1, 0.6, keyword=1.0)]
+    rows = [row("dense-only", "t1", "answerer", section=1), row("both", "t2", "answerer", section=1)]
+    assert rank(passages, rows)[0] == "both"
+    assert set(rank(passages, rows, ExpertSettings(keyword=0.0))) == {"dense-only", "both"}
+
+
+def test_activity_summed_in_sql_matches_the_contributions(forum_settings, fake_embedder):
+    _ingest_docs(forum_settings, fake_embedder, _threads())
+    store = LiveIndex(Home(forum_settings.home)).get().store
+    people = [p.id for p in store.all_people()]
+    p = ExpertSettings()
+    expected = activity(store.contributions_of(people), p, NOW)
+    got: dict[str, float] = {}
+    for pid, role, _, n in store.activity_of(people, p.activity_half_life_days, NOW):
+        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got.keys() == expected.keys()
+    for pid, value in expected.items():
+        assert got[pid] == pytest.approx(value, rel=1e-6)

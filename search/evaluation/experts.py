@@ -189,7 +189,10 @@ class Evaluation:
     def model(self, p: ExpertSettings) -> Method:
         def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
             posts = self.dump.posts
-            passages = [Passage(posts[i].doc_id, posts[i].section, s) for i, s in self.dense(qi)]
+            kw = dict(self.keyword.search(posts[qi].text, qi, 400)) if p.keyword else {}
+            best = max(kw.values(), default=0.0) or 1.0
+            passages = [Passage(posts[i].doc_id, posts[i].section, s, keyword=kw.get(i, 0.0) / best)
+                        for i, s in self.dense(qi)]
             docs = {x.doc_id for x in passages}
             contribs = [c for d in docs for c in self.by_doc.get(d, [])]
             top, _ = topical(passages, contribs, p, t)
