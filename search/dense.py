@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.vectors import FlatVectors
+from index.vectors import VectorIndex
 
 
 @dataclass
 class DenseRetriever:
-    def retrieve(self, vectors: FlatVectors, query_vec: np.ndarray, k: int,
+    def retrieve(self, vectors: VectorIndex, query_vec: np.ndarray, k: int,
                  allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Best ``k`` (chunk id, cosine) pairs, best first, among ``allowed`` ids if given."""
         if allowed is not None and len(allowed) == 0:
