@@ -1,7 +1,12 @@
 """The Searcher composes retrieval, fusion and the second stage over the live index.
 
-    query ─┬─ KeywordRetriever (FTS5 BM25) ─┐
-           └─ DenseRetriever (FAISS)  ──────┴─ per document ─ fusion ─ second stage ─ hits
+    query ─┬─ KeywordRetriever (FTS5 BM25, chunks) ─┐
+           ├─ KeywordRetriever (FTS5 BM25, whole documents) ─┤
+           └─ DenseRetriever (FAISS)  ──────────────┴─ per document ─ fusion ─ second stage ─ hits
+
+A document's chunk keyword and dense scores are its best chunk's; the whole-document BM25
+run (hybrid only) adds evidence spread over several chunks, e.g. a thread whose question and
+answers each hold some of the query's words.
 
 Filters (``ChunkFilter``) are applied inside both retrievers. ``rank`` returns the ranked
 candidates (used by the evaluation); ``search`` adds snippets, authors, facets and paging;

@@ -13,8 +13,8 @@ from index.filters import ChunkFilter
 from index.generations import Home, LiveIndex
 from index.migrations import STORE_MIGRATIONS, m001_create_tables, migrate
 from ingest.pipeline import run_ingest
-from search.searcher import Searcher
 from search.keyword import match_expression
+from search.searcher import Searcher
 
 from .conftest import write
 
