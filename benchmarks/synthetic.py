@@ -25,7 +25,7 @@ from index.settings import VectorSettings
 from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 2  # bump when the way synthetic data is made changes
+RECIPE = 3  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
@@ -86,6 +86,9 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
         db.executemany("INSERT INTO chunks(id, doc_id, position, text, text_hash) VALUES (?,?,?,?,?)", rows)
         db.executemany("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?,?,?,?)",
                        [(r[0], f"Synthetic page {r[1][4:]}", "", r[3]) for r in rows])
+    # whole-document keyword search (documents_fts): each page's title and chunk text
+    db.execute("INSERT INTO documents_fts(rowid, title, text) SELECT d.rowid, d.title, "
+               "(SELECT group_concat(c.text, ' ') FROM chunks c WHERE c.doc_id = d.id) FROM documents d")
     db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)",
                    [("model_id", json.dumps(model_id)), ("dim", json.dumps(dim)),
                     ("finished_at", json.dumps(time.time()))])

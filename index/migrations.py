@@ -74,7 +74,24 @@ def m001_create_tables(db: sqlite3.Connection) -> None:
     )
 
 
-STORE_MIGRATIONS: list[Migration] = [m001_create_tables]
+def m002_documents_fts(db: sqlite3.Connection) -> None:
+    """Whole-document BM25 (title, then every section's heading and text), keyed by the
+    documents table's rowid; filled from the documents already stored."""
+    db.executescript(
+        f"""
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            title, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO documents_fts(rowid, title, text) SELECT rowid, title, {DOCUMENT_TEXT_SQL} FROM documents;
+        """
+    )
+
+
+# a document's searchable text from its stored sections (JSON list of {heading, text, ...})
+DOCUMENT_TEXT_SQL = ("(SELECT coalesce(group_concat(json_extract(s.value, '$.heading') || char(10) || "
+                     "json_extract(s.value, '$.text'), char(10) || char(10)), '') FROM json_each(sections) s)")
+
+STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

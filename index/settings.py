@@ -105,7 +105,12 @@ class SearchSettings:
         "How hybrid combines keyword and dense scores: minmax or zscore (weighted sum of "
         "per-query normalised scores) or rrf (reciprocal-rank fusion).",
     )
-    keyword_weight: float = _f(0.4, "Weight of keyword (BM25) evidence in fusion; dense gets 1 minus this.")
+    keyword_weight: float = _f(0.2, "Weight of chunk keyword (BM25 of a document's best chunk) evidence in fusion.")
+    document_keyword_weight: float = _f(
+        0.2,
+        "Weight of whole-document keyword (BM25 over title and all text) evidence in hybrid "
+        "fusion; dense gets 1 minus both keyword weights.",
+    )
     rrf_k: int = _f(60, "Rank constant of reciprocal-rank fusion.")
     bm25_weights: list[float] = _f(lambda: [1.0, 1.0, 1.0], "BM25 weights of the title, heading and text of a chunk.")
     rescore: bool = _f(

@@ -155,6 +155,8 @@ class Store:
         ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         if ids:
             self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM documents_fts WHERE rowid IN (SELECT rowid FROM documents WHERE id = ?)",
+                        (doc_id,))
         self.db.execute("DELETE FROM contributions WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -187,13 +189,15 @@ class Store:
              "author_id": s.author.id if s.author else ""}
             for s in doc.sections
         ]
-        self.db.execute(
+        cur = self.db.execute(
             "INSERT INTO documents(id, source, kind, title, url, created_at, updated_at, "
             "visible_to, tags, content_hash, sections) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (doc.id, doc.source, doc.kind, doc.title, doc.url, iso(doc.created_at),
              iso(doc.updated_at), json.dumps(sorted(set(doc.visible_to))), json.dumps(doc.tags),
              content_hash or doc.content_hash(), json.dumps(sections)),
         )
+        self.db.execute("INSERT INTO documents_fts(rowid, title, text) VALUES (?,?,?)",
+                        (cur.lastrowid, doc.title, document_text(doc.sections)))
         seen: set[str] = set()
         for c in doc.contributions:
             if c.person.id not in seen:
@@ -313,6 +317,24 @@ class Store:
                f"WHERE {where} ORDER BY s LIMIT ?")
         rows = self.db.execute(sql, [*weights, *args, limit])
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
+                                ) -> list[tuple[str, float]]:
+        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression;
+        nothing from a store older than the ``documents_fts`` table (until it is re-indexed)."""
+        where, args = "documents_fts MATCH ?", [match]
+        if flt is not None and not flt.is_empty:
+            cond, cargs = _filter_sql(flt)
+            where, args = f"{where} AND {cond}", [*args, *cargs]
+        sql = ("SELECT d.id, bm25(documents_fts) AS s FROM documents_fts JOIN documents d "
+               f"ON d.rowid = documents_fts.rowid WHERE {where} ORDER BY s LIMIT ?")
+        try:
+            rows = self.db.execute(sql, [*args, limit]).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []
+            raise
+        return [(str(r[0]), -float(r[1])) for r in rows]
 
     def allowed_chunk_ids(self, flt: ChunkFilter) -> list[int]:
         """Ids of the chunks whose documents pass ``flt``."""
@@ -456,6 +478,11 @@ class Store:
         return [ContributionCount(*r) for r in self.db.execute(
             "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
             f"JOIN documents d ON d.id = c.doc_id WHERE {where} GROUP BY c.person_id, d.source, c.role", args)]
+
+
+def document_text(sections: list[Section]) -> str:
+    """What whole-document keyword search indexes besides the title (as m002's backfill)."""
+    return "\n\n".join(f"{s.heading}\n{s.text}" for s in sections)
 
 
 def _filter_sql(f: ChunkFilter) -> tuple[str, list[Any]]:

@@ -1,4 +1,5 @@
-"""Keyword retrieval: SQLite FTS5 with BM25 over chunk title, heading and text.
+"""Keyword retrieval: SQLite FTS5 with BM25 over chunk title, heading and text, and over
+whole documents (title and all their text; ``documents_fts``).
 
 User input never reaches FTS5 as syntax. The query is tokenised here, much as FTS5's
 ``unicode61`` tokenizer would, and every term is sent as a double-quoted string joined by
@@ -58,3 +59,11 @@ class KeywordRetriever:
         if match is None:
             return []
         return store.keyword_search(match, self.weights, k, flt)
+
+    def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None
+                           ) -> dict[str, float]:
+        """Best ``k`` documents by whole-document BM25 (document id → positive score)."""
+        match = match_expression(query)
+        if match is None:
+            return {}
+        return dict(store.document_keyword_search(match, k, flt))

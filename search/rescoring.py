@@ -15,6 +15,13 @@ max similarity (+0.5 points on a 150-query sample, at the cost of encoding sente
 title-only similarity, several-chunk evidence (max + share of the rest, sums), dense
 pseudo-relevance feedback, score-distribution-adaptive weights, and a learned linear
 combination of ten such features (5-fold cross-validation: no better than the weighted sum).
+Also measured and not kept (SciFact train, configured 0.745 then): keyword pseudo-relevance
+feedback (RM3-style expansion from the top fused documents, 0.735-0.743), dense Rocchio from
+the top fused documents (0.739-0.742), z-score / rank-floor / idf-bounded / power-transformed
+normalisation (0.715-0.745), chunk-level fusion before grouping (0.739-0.745), sums of a
+document's chunk BM25 (0.706-0.734), a longer stop-word list (+0.1 on SciFact, -0.7 on
+cardano.SE), mean-of-chunks document vectors, query-term coverage. What helped on every set is
+whole-document BM25 as a third run (``[search] document_keyword_weight``, see searcher.py).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).

@@ -1,7 +1,12 @@
 """The Searcher composes retrieval, fusion and the second stage over the live index.
 
-    query ─┬─ KeywordRetriever (FTS5 BM25) ─┐
-           └─ DenseRetriever (FAISS)  ──────┴─ per document ─ fusion ─ second stage ─ hits
+    query ─┬─ KeywordRetriever (FTS5 BM25, chunks) ─┐
+           ├─ KeywordRetriever (FTS5 BM25, whole documents) ─┤
+           └─ DenseRetriever (FAISS)  ──────────────┴─ per document ─ fusion ─ second stage ─ hits
+
+A document's chunk keyword and dense scores are its best chunk's; the whole-document BM25
+run (hybrid only) adds evidence spread over several chunks, e.g. a thread whose question and
+answers each hold some of the query's words.
 
 Filters (``ChunkFilter``) are applied inside both retrievers. ``rank`` returns the ranked
 candidates (used by the evaluation); ``search`` adds snippets, authors, facets and paging;
@@ -30,7 +35,7 @@ from .facets import facet_counts
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
 from .permissions import LOCAL, Viewer
-from .rescoring import CrossEncoderRescorer, complete_evidence
+from .rescoring import CrossEncoderRescorer, Scored, complete_evidence, exact_dense
 from .results import Author, Hit, SearchResults
 from .snippets import highlight, make_snippet
 
@@ -57,6 +62,8 @@ class Searcher:
                  experts: ExpertFinder | None = None):
         if settings.mode not in MODES:
             raise ValueError(f"[search] mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+        if not 0 <= settings.keyword_weight + settings.document_keyword_weight <= 1:
+            raise ValueError("[search] keyword_weight + document_keyword_weight must be between 0 and 1")
         if settings.fusion not in FUSERS:
             raise ValueError(f"[search] fusion must be one of {', '.join(FUSERS)}, not {settings.fusion!r}")
         self.index = index
@@ -90,14 +97,19 @@ class Searcher:
         chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
         doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
-        shown = {**kw, **dn}  # the passage shown: dense's best chunk, else keyword's
+        doc_kw: dict[str, float] = {}
+        found: Scored = {}
+        if mode == "hybrid" and qvec is not None and self.settings.document_keyword_weight > 0:
+            doc_kw, found = self._document_keyword(reader, query, qvec, fetch, flt, {**kw, **dn})
+            if self.settings.rescore:
+                dn = {**dn, **found}
+        shown = {**found, **kw, **dn}  # the passage shown: dense's best chunk, else keyword's
         if mode == "hybrid" and self.settings.rescore and qvec is not None:
             kw, dn = complete_evidence(reader, qvec, kw, dn)
-        runs = {"keyword": {d: s for d, (s, _) in kw.items()}, "dense": {d: s for d, (s, _) in dn.items()}}
-        weights = {"keyword": self.settings.keyword_weight, "dense": 1.0 - self.settings.keyword_weight}
-        if mode != "hybrid":
-            weights = {mode: 1.0}
-        fused = FUSERS[self.settings.fusion](runs, weights, self.settings.rrf_k)
+            doc_kw = {**dict.fromkeys(dn, 0.0), **doc_kw} if doc_kw else doc_kw
+        runs = {"keyword": {d: s for d, (s, _) in kw.items()}, "dense": {d: s for d, (s, _) in dn.items()},
+                "document": doc_kw}
+        fused = FUSERS[self.settings.fusion](runs, self._weights(), self.settings.rrf_k)
         cands = [Candidate(d, shown[d][1], kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
                  for d, f in fused.items()]
         cands.sort(key=lambda c: -c.score)
@@ -106,6 +118,22 @@ class Searcher:
             chunks.update(reader.store.chunks_by_ids(need))
             cands = self.cross_encoder.rescore(query, cands, chunks)
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
+
+    def _document_keyword(self, reader: IndexReader, query: str, qvec: np.ndarray, fetch: int,
+                          flt: ChunkFilter | None, known: Scored) -> tuple[dict[str, float], Scored]:
+        """Whole-document BM25 scores, and the best dense (cosine, chunk) of each document
+        only this search found: the passage it is shown with."""
+        doc_kw = self.keyword.retrieve_documents(reader.store, query, fetch, flt)
+        found = exact_dense(reader, qvec, [d for d in doc_kw if d not in known])
+        return {d: s for d, s in doc_kw.items() if d in known or d in found}, found
+
+    def _weights(self) -> dict[str, float]:
+        """Fusion weight per run: chunk keyword, whole-document keyword, dense (the rest)."""
+        s = self.settings
+        if s.mode != "hybrid":
+            return {s.mode: 1.0}
+        return {"keyword": s.keyword_weight, "document": s.document_keyword_weight,
+                "dense": 1.0 - s.keyword_weight - s.document_keyword_weight}
 
     def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:
         """Chunk ids passing ``flt``, cached per generation (None: everything is allowed)."""

@@ -70,7 +70,7 @@ class EvalReport:
 def standard_methods(configured: SearchSettings) -> list[Method]:
     """Keyword, dense, plain fusions, the configured fusion alone and the full configuration."""
     first = replace(configured, rescore=False, cross_encoder="")
-    plain = replace(first, mode="hybrid", keyword_weight=0.5)
+    plain = replace(first, mode="hybrid", keyword_weight=0.5, document_keyword_weight=0.0)
     return [
         Method("keyword (BM25)", replace(first, mode="keyword")),
         Method("dense", replace(first, mode="dense")),
