@@ -132,12 +132,12 @@ class ExpertSettings:
     candidates: int = _f(200, "Passages retrieved per query to attribute expertise from.")
     role_weights: dict[str, float] = _f(
         _default_roles, "Weight of each contribution role (accepted-answerer, answerer, author, ...).")
-    half_life_days: float = _f(30.0, "Recency of topical evidence: a contribution this many days old counts half.")
+    half_life_days: float = _f(365.0, "Recency of topical evidence: a contribution this many days old counts half.")
     keyword: float = _f(
         0.2, "Keyword evidence in attribution: a passage's relevance is its dense similarity plus "
         "this times its BM25 over the query's best BM25 (0 = dense only).")
     temperature: float = _f(
-        0.2, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
+        0.1, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
     thread_share: float = _f(
         0.3, "Share of a document's relevance credited to a contribution whose own passage "
         "was not among the retrieved ones.")
