@@ -143,12 +143,12 @@ class ExpertSettings:
         "was not among the retrieved ones.")
     votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
     activity: float = _f(
-        0.5, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
+        2.0, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
     tags: float = _f(
         0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
         "matched against the tags of everything each person contributed to.")
     activity_half_life_days: float = _f(
-        2.0, "Recency of overall activity: who is active now is likelier to answer.")
+        7.0, "Recency of overall activity: who is active now is likelier to answer.")
     exclude: list[str] = _f(
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")
