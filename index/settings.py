@@ -137,23 +137,23 @@ class ExpertSettings:
     candidates: int = _f(200, "Passages retrieved per query to attribute expertise from.")
     role_weights: dict[str, float] = _f(
         _default_roles, "Weight of each contribution role (accepted-answerer, answerer, author, ...).")
-    half_life_days: float = _f(30.0, "Recency of topical evidence: a contribution this many days old counts half.")
+    half_life_days: float = _f(365.0, "Recency of topical evidence: a contribution this many days old counts half.")
     keyword: float = _f(
         0.2, "Keyword evidence in attribution: a passage's relevance is its dense similarity plus "
         "this times its BM25 over the query's best BM25 (0 = dense only).")
     temperature: float = _f(
-        0.2, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
+        0.1, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
     thread_share: float = _f(
         0.3, "Share of a document's relevance credited to a contribution whose own passage "
         "was not among the retrieved ones.")
     votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
     activity: float = _f(
-        0.5, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
+        2.0, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
     tags: float = _f(
         0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
         "matched against the tags of everything each person contributed to.")
     activity_half_life_days: float = _f(
-        2.0, "Recency of overall activity: who is active now is likelier to answer.")
+        7.0, "Recency of overall activity: who is active now is likelier to answer.")
     exclude: list[str] = _f(
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")
