@@ -42,6 +42,9 @@ def _hosts(seen: list[str]) -> set[str | None]:
 
 
 def _type_and_wait(page, text: str) -> None:
+    # autofocus lands after a rendering opportunity; on a loaded machine the first keys could
+    # go nowhere, so focus the box as a user's click would
+    page.focus("#q")
     page.keyboard.type(text, delay=15)
     page.wait_for_function("q => document.querySelector('#summary q')?.textContent === q", arg=text)
 
