@@ -126,7 +126,6 @@ class ForumMirror:
         self.max_pages = max_pages
         self.sweep_every = sweep_every if sweep_every is not None else timedelta(days=1)
         self.fetched = 0
-        self.removed = 0
 
     def _load_state(self) -> dict[str, Any]:
         try:
@@ -168,19 +167,28 @@ class ForumMirror:
         sight): a deletion bumps nothing, so only a full listing shows it. Nothing is removed
         unless the listing ran to its end; the mass-deletion guard still checks the result."""
         listed: set[int] = set()
-        for page in range(self.max_pages):
-            data = self.client.get("/latest.json", [("page", str(page))]) if page else self.client.get("/latest.json")
-            topic_list = data.get("topic_list", {})
-            listed.update(t["id"] for t in topic_list.get("topics", []) if isinstance(t.get("id"), int))
-            if not topic_list.get("topics") or not topic_list.get("more_topics_url"):
-                break
-        else:
+        complete = False
+        for topics, more in self._latest_pages():
+            listed.update(t["id"] for t in topics if isinstance(t.get("id"), int))
+            complete = not more
+        if not complete:
             return False  # more pages than max_pages: an incomplete list proves nothing
         for path in (self.folder / "t").glob("*.json"):
             if path.stem.isdigit() and int(path.stem) not in listed:
                 path.unlink(missing_ok=True)
-                self.removed += 1
         return True
+
+    def _latest_pages(self) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """(topic summaries, more pages follow) from /latest.json, newest bump first, up to
+        ``max_pages``; stops after the last page."""
+        for page in range(self.max_pages):
+            data = self.client.get("/latest.json", [("page", str(page))]) if page else self.client.get("/latest.json")
+            topic_list = data.get("topic_list", {})
+            topics = topic_list.get("topics", [])
+            more = bool(topics) and bool(topic_list.get("more_topics_url"))
+            yield topics, more
+            if not more:
+                return
 
     def _categories(self) -> list[dict[str, Any]]:
         """Categories from /site.json; read-restricted ones with the groups that may read them."""
@@ -197,9 +205,7 @@ class ForumMirror:
     def _changed_topics(self) -> Iterator[tuple[int, datetime]]:
         """(topic id, bumped at) from /latest.json pages, newest bump first, down to ``since``."""
         seen: set[int] = set()
-        for page in range(self.max_pages):
-            data = self.client.get("/latest.json", [("page", str(page))]) if page else self.client.get("/latest.json")
-            topics = data.get("topic_list", {}).get("topics", [])
+        for topics, _ in self._latest_pages():
             reached_old = False
             for t in topics:
                 bumped = parse_time(t.get("bumped_at")) or parse_time(t.get("last_posted_at"))
@@ -210,7 +216,7 @@ class ForumMirror:
                     yield t["id"], bumped
                 elif not t.get("pinned"):  # pinned topics head the list whatever their age
                     reached_old = True
-            if reached_old or not topics or not data.get("topic_list", {}).get("more_topics_url"):
+            if reached_old:
                 return
 
     def _fetch_topic(self, topic_id: int) -> None:
