@@ -61,6 +61,14 @@ class EmbeddingSettings:
         "fp32). The ONNX files are exported locally from the model folder at first use. "
         "Changing it re-embeds everything into a new generation.",
     )
+    query_backend: str = _f(
+        "auto",
+        "Encoder backend for search queries: auto (onnx when the backend is torch or onnx: the "
+        "same vectors, and several times faster for one short query; the backend itself "
+        "otherwise), or torch, onnx, onnx-int8. Only torch and onnx may be mixed: the query "
+        "must land in the index's vector space. Falls back to the backend if the ONNX export "
+        "cannot be made.",
+    )
     batch_size: int = _f(32, "Chunks encoded per batch (texts are sorted by length first).")
     threads: int = _f(0, "Encoder threads (torch or ONNX Runtime) for ingest; 0 = all cores.")
     query_threads: int = _f(

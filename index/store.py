@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_time(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
+
+
+def _json_list(s: str) -> list[str]:
+    """A stored JSON list (tags, groups): few distinct values, parsed once each."""
+    return list(_parse_list(s))
+
+
+@lru_cache(maxsize=4096)
+def _parse_list(s: str) -> tuple[str, ...]:
+    return tuple(json.loads(s))
 
 
 @dataclass
@@ -289,11 +300,11 @@ class Store:
                 f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
-                out[r["id"]] = ChunkHit(
-                    r["id"], r["doc_id"], r["position"], r["text"], r["heading"], r["anchor"],
-                    r["author_id"], r["title"], r["url"], r["source"], r["kind"],
-                    parse_time(r["updated_at"]), json.loads(r["visible_to"]), r["section"],
-                    json.loads(r["tags"]),
+                (cid, doc_id, position, text, heading, anchor, author_id, title, url, source, kind,
+                 updated_at, visible_to, section, tags) = r  # by position: this runs for every candidate
+                out[cid] = ChunkHit(
+                    cid, doc_id, position, text, heading, anchor, author_id, title, url, source, kind,
+                    parse_time(updated_at), _json_list(visible_to), section, _json_list(tags),
                 )
         return out
 

@@ -212,10 +212,10 @@ class Searcher:
         window = cands[(page - 1) * k : page * k]
         results.has_more = len(cands) > page * k
         store = ranking.reader.store
-        results.facets = facet_counts(cands, ranking.chunks, store)
+        authors = store.authors_of([c.doc_id for c in cands])  # one query for the facets and the hits
+        results.facets = facet_counts(cands, ranking.chunks, authors)
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
-        authors = store.authors_of([c.doc_id for c in window])
         for c in window:
             ch = chunks[c.chunk_id]
             snippet = make_snippet(ch.text, query, self.settings.snippet_chars)
