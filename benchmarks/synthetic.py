@@ -16,16 +16,17 @@ import shutil
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from index.generations import STORE_FILE, VECTORS_FILE
-from index.settings import VectorSettings
+from index.settings import ExpertSettings, VectorSettings
 from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 3  # bump when the way synthetic data is made changes
+RECIPE = 4  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
@@ -94,6 +95,10 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
                     ("finished_at", json.dumps(time.time()))])
     db.execute("COMMIT")
     db.close()
+    store = Store.open_write(path)  # as a finished generation: the common terms counted
+    store.refresh_common_terms()
+    store.refresh_activity(ExpertSettings().activity_half_life_days, datetime.now(UTC))
+    store.close()
 
 
 def build_synthetic(work: Path, n: int, real: np.ndarray, texts: list[str], model_id: str,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import term_stats
 from .filters import ChunkFilter
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
@@ -26,6 +27,11 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_time(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
+
+
+def _julian(t: datetime) -> float:
+    """The julian day of ``t``, as SQLite's julianday()."""
+    return t.timestamp() / 86400 + 2440587.5
 
 
 def _json_list(s: str) -> list[str]:
@@ -309,12 +315,13 @@ class Store:
         return out
 
     def keyword_search(self, match: str, weights: tuple[float, float, float], limit: int,
-                       flt: ChunkFilter | None = None, among: list[int] | None = None
+                       flt: ChunkFilter | None = None, select: str | None = None
                        ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression.
 
         ``weights`` are the title, heading and text column weights; ``flt`` restricts the
-        documents inside the query; ``among`` restricts it to these chunk ids.
+        documents inside the query; ``select``, a second MATCH expression, picks the rows
+        that are ranked (by ``match``), as ``search/keyword.py`` plans it.
         """
         where, args = "chunks_fts MATCH ?", [match]
         join = ""
@@ -322,21 +329,41 @@ class Store:
             join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
-        if among is not None:  # "+": filter the MATCH rows, don't run the MATCH once per id
-            where += f" AND +chunks_fts.rowid IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
+        if select is not None:  # "+": filter the MATCH rows, don't run the MATCH once per row
+            where += " AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
+            args.append(select)
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
                f"WHERE {where} ORDER BY s LIMIT ?")
         rows = self.db.execute(sql, [*weights, *args, limit])
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
-                                ) -> list[tuple[str, float]]:
-        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression;
-        nothing from a store older than the ``documents_fts`` table (until it is re-indexed)."""
+    def fts_rows(self, table: str) -> int | None:
+        """Rows of a full-text table as of the last ``refresh_common_terms`` (None: never)."""
+        return term_stats.table_rows(self.db, table)
+
+    def term_rows(self, table: str, terms: list[str]) -> dict[str, int]:
+        """Rows of ``table`` (chunks_fts or documents_fts) each query term matches, as far as
+        ``term_stats`` knows (at least ``term_stats.FLOOR``)."""
+        return term_stats.term_rows(self.db, table, terms)
+
+    def refresh_common_terms(self) -> None:
+        """Recount the frequent full-text terms (once per generation, when it is finished)."""
+        self.begin()
+        term_stats.refresh(self.db)
+        self.commit()
+
+    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None,
+                                select: str | None = None) -> list[tuple[str, float]]:
+        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression
+        (``select``: as in ``keyword_search``); nothing from a store older than the
+        ``documents_fts`` table (until it is re-indexed)."""
         where, args = "documents_fts MATCH ?", [match]
         if flt is not None and not flt.is_empty:
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
+        if select is not None:
+            where += " AND +documents_fts.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+            args.append(select)
         sql = ("SELECT d.id, bm25(documents_fts) AS s FROM documents_fts JOIN documents d "
                f"ON d.rowid = documents_fts.rowid WHERE {where} ORDER BY s LIMIT ?")
         try:
@@ -385,12 +412,49 @@ class Store:
                                            json.loads(r[7])))
         return out
 
+    def refresh_activity(self, half_life_days: float, now: datetime) -> None:
+        """Precompute ``activity_of`` for every person as of ``now`` (once per generation).
+
+        Decay is a common factor: a sum of 0.5 ** (age / half-life) as of ``now`` times
+        0.5 ** (time since / half-life) is the sum at a later moment, so a search only scales
+        the stored sums. Undated contributions, and those dated after ``now``, count 1.
+        """
+        self.begin()
+        self.db.execute("DELETE FROM person_activity")
+        if half_life_days > 0:
+            jd = _julian(now)
+            self.db.execute(
+                "INSERT INTO person_activity(person_id, role, visible_to, dated, flat) "
+                "SELECT c.person_id, c.role, d.visible_to, "
+                "total(CASE WHEN julianday(c.at) <= ?1 THEN pow(0.5, (?1 - julianday(c.at)) / ?2) END), "
+                "total(CASE WHEN c.at IS NULL OR NOT julianday(c.at) <= ?1 THEN 1.0 END) "
+                "FROM contributions c JOIN documents d ON d.id = c.doc_id "
+                "GROUP BY c.person_id, c.role, d.visible_to", (jd, half_life_days))
+        self.set_meta("activity", {"half_life_days": half_life_days, "julian_day": _julian(now)})
+        self.commit()
+
     def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime
                     ) -> list[tuple[str, str, list[str], float]]:
-        """(person, role, visible_to, recency-weighted count) per person, role and audience, summed in
-        SQL: a contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0) count 1."""
+        """(person, role, visible_to, recency-weighted count) per person, role and audience: a
+        contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0)
+        count 1. From ``person_activity`` when it was made with this half-life, else summed here."""
+        saved = self.meta("activity", None)
+        if half_life_days > 0 and isinstance(saved, dict) and saved.get("half_life_days") == half_life_days:
+            scale = 0.5 ** ((_julian(now) - float(saved["julian_day"])) / half_life_days)
+            out: list[tuple[str, str, list[str], float]] = []
+            for start in range(0, len(person_ids), 500):
+                part = person_ids[start : start + 500]
+                rows = self.db.execute(
+                    "SELECT person_id, role, visible_to, dated, flat FROM person_activity "
+                    f"WHERE person_id IN ({','.join('?' * len(part))})", part)
+                out.extend((r[0], r[1], _json_list(r[2]), float(r[3]) * scale + float(r[4])) for r in rows)
+            return out
+        return self._activity_now(person_ids, half_life_days, now)
+
+    def _activity_now(self, person_ids: list[str], half_life_days: float, now: datetime
+                      ) -> list[tuple[str, str, list[str], float]]:
         out: list[tuple[str, str, list[str], float]] = []
-        jnow = now.timestamp() / 86400 + 2440587.5  # julian day, as SQLite's julianday()
+        jnow = _julian(now)
         for start in range(0, len(person_ids), 500):
             part = person_ids[start : start + 500]
             rows = self.db.execute(

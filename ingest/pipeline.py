@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -306,6 +307,8 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             if not opts.only:
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
+            writer.store.refresh_common_terms()
+            writer.store.refresh_activity(settings.experts.activity_half_life_days, datetime.now(UTC))
             writer.fit_vectors(settings.vectors, cache)
             ingest.bar.close()
             record.generation = writer.name

@@ -193,3 +193,20 @@ def test_activity_summed_in_sql_matches_the_contributions(forum_settings, fake_e
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)
+
+
+@pytest.mark.parametrize("half_life", [7.0, 3.0])  # 7: precomputed at ingest; 3: summed per search
+def test_activity_is_right_long_after_the_generation_was_made(forum_settings, fake_embedder, half_life):
+    _ingest_docs(forum_settings, fake_embedder, _threads())
+    store = LiveIndex(Home(forum_settings.home)).get().store
+    assert store.meta("activity")["half_life_days"] == ExpertSettings().activity_half_life_days
+    people = [p.id for p in store.all_people()]
+    p = ExpertSettings(activity_half_life_days=half_life)
+    later = datetime.now(UTC) + timedelta(days=45)
+    expected = activity(store.contributions_of(people), p, later)
+    got: dict[str, float] = {}
+    for pid, role, _, n in store.activity_of(people, half_life, later):
+        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got.keys() == expected.keys()
+    for pid, value in expected.items():
+        assert got[pid] == pytest.approx(value, rel=1e-6)
