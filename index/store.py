@@ -409,7 +409,7 @@ class Store:
                 part,
             ):
                 out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           json.loads(r[7])))
+                                           _json_list(r[7])))
         return out
 
     def refresh_activity(self, half_life_days: float, now: datetime) -> None:
@@ -478,8 +478,8 @@ class Store:
             "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name",
             doc_ids,
         )
-        for r in rows:
-            out[r["doc_id"]].append(PersonRow(r["id"], r["name"], r["profile_url"]))
+        for doc_id, pid, name, url, _ in rows:  # by position: this runs for every candidate
+            out[doc_id].append(PersonRow(pid, name, url))
         return out
 
     def document(self, doc_id: str) -> Document | None:
