@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,11 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_time(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
+
+
+def _julian(t: datetime) -> float:
+    """Julian day of ``t``, as SQLite's julianday() gives it."""
+    return t.timestamp() / 86400 + 2440587.5
 
 
 @dataclass
@@ -60,6 +66,7 @@ class ContributionRow:
     section: int | None
     score: int | None
     visible_to: list[str] = field(default_factory=lambda: ["everyone"])
+    source: str = ""
 
 
 @dataclass
@@ -366,28 +373,45 @@ class Store:
             part = values[start : start + 500]
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to "
-                f"FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
+                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to, "
+                f"d.source FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
                 part,
             ):
                 out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           json.loads(r[7])))
+                                           json.loads(r[7]), r[8]))
         return out
 
-    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime
+    def post_times(self, roles: tuple[str, ...], limit: int) -> dict[str, list[datetime]]:
+        """The times of each source's latest ``limit`` dated contributions in ``roles``, newest first."""
+        out: dict[str, list[datetime]] = {}
+        rows = self.db.execute(
+            "SELECT source, at FROM (SELECT d.source AS source, c.at AS at, ROW_NUMBER() OVER "
+            "(PARTITION BY d.source ORDER BY julianday(c.at) DESC) AS n FROM contributions c "
+            f"JOIN documents d ON d.id = c.doc_id WHERE c.at IS NOT NULL AND c.role IN ({','.join('?' * len(roles))})) "
+            "WHERE n <= ? ORDER BY source, n", [*roles, limit])
+        for source, at in rows:
+            out.setdefault(source, []).append(datetime.fromisoformat(at))
+        return out
+
+    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime,
+                    paces: Mapping[str, tuple[datetime, float]] | None = None
                     ) -> list[tuple[str, str, list[str], float]]:
         """(person, role, visible_to, recency-weighted count) per person, role and audience, summed in
-        SQL: a contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0) count 1."""
+        SQL: a contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0) count 1.
+        ``paces`` gives a source its own (reference time, half-life in days) instead of (now, half_life_days)."""
         out: list[tuple[str, str, list[str], float]] = []
-        jnow = now.timestamp() / 86400 + 2440587.5  # julian day, as SQLite's julianday()
+        pace: list[tuple[str | None, float | None, float | None]] = (
+            [(s, _julian(ref), hl) for s, (ref, hl) in (paces or {}).items()] or [(None, None, None)])
+        values = ",".join("(?, ?, ?)" for _ in pace)
         for start in range(0, len(person_ids), 500):
             part = person_ids[start : start + 500]
             rows = self.db.execute(
-                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR ? <= 0 THEN 1.0 "
-                "ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / ?) END) FROM contributions c "
-                f"JOIN documents d ON d.id = c.doc_id WHERE c.person_id IN ({','.join('?' * len(part))}) "
-                "GROUP BY c.person_id, c.role, d.visible_to",
-                [half_life_days, jnow, half_life_days or 1.0, *part])
+                f"WITH pace(source, ref, hl) AS (VALUES {values}) "
+                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR coalesce(p.hl, ?) <= 0 "
+                "THEN 1.0 ELSE pow(0.5, max(0.0, coalesce(p.ref, ?) - julianday(c.at)) / coalesce(p.hl, ?)) END) "
+                "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
+                f"WHERE c.person_id IN ({','.join('?' * len(part))}) GROUP BY c.person_id, c.role, d.visible_to",
+                [*(x for row in pace for x in row), half_life_days, _julian(now), half_life_days or 1.0, *part])
             out.extend((r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows)
         return out
 

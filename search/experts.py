@@ -83,10 +83,46 @@ def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
     return 0.5 ** (days / half_life_days)
 
 
-def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime) -> float:
+POST_ROLES = ("asker", "answerer", "author")  # contributions that are posts: they set a source's pace
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A source's pace, so that recency counts in its posts rather than in days: the time of its
+    latest post and the days per post lately (Stack Exchange sites differ tenfold in pace)."""
+
+    last: datetime
+    days_per_post: float
+
+    def decay(self, at: datetime | None, half_life_posts: float) -> float:
+        return decay(at, self.last, half_life_posts * self.days_per_post)
+
+
+def make_clock(times: list[datetime]) -> Clock | None:
+    """A source's clock from the times of its latest posts; None without two distinct times."""
+    if len(times) < 2:
+        return None
+    times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times]
+    first, last = min(times), max(times)
+    days = (last - first).total_seconds() / 86400
+    return Clock(last, days / (len(times) - 1)) if days > 0 else None
+
+
+Clocks = Mapping[str, Clock]  # source -> its clock
+
+
+def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
+            half_life_days: float) -> float:
+    """Decay of a contribution: in posts of its source when that source has a clock, else in days."""
+    clock = clocks.get(c.source) if clocks and half_life_posts > 0 else None
+    return clock.decay(c.at, half_life_posts) if clock else decay(c.at, now, half_life_days)
+
+
+def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime, clocks: Clocks | None = None
+                        ) -> float:
     role = p.role_weights.get(c.role, 0.5)
     votes = 1.0 + p.votes * math.log1p(max(0, c.score or 0))
-    return role * c.weight * votes * decay(c.at, now, p.half_life_days)
+    return role * c.weight * votes * recency(c, now, clocks, p.half_life_posts, p.half_life_days)
 
 
 def with_keyword(passages: list[Passage], keyword_hits: Mapping[int, float]) -> list[Passage]:
@@ -106,7 +142,8 @@ def relevance(x: Passage, p: ExpertSettings) -> float:
 
 
 def topical(passages: list[Passage], contributions: list[ContributionRow], p: ExpertSettings,
-            now: datetime) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
+            now: datetime, clocks: Clocks | None = None
+            ) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
     """Topical expertise per person, and the weighted contributions behind it."""
     if not passages:
         return {}, {}
@@ -124,18 +161,19 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
             continue
         rel = sec_rel.get((c.doc_id, c.section), 0.0) if c.section is not None else 0.0
         rel = max(rel, p.thread_share * doc_rel[c.doc_id])
-        w = rel * contribution_weight(c, p, now)
+        w = rel * contribution_weight(c, p, now, clocks)
         if w > 0:
             scores[c.person_id] += w
             why[c.person_id].append((w, c))
     return dict(scores), dict(why)
 
 
-def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime
-             ) -> dict[str, float]:
+def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime,
+             clocks: Clocks | None = None) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
-        out[c.person_id] += p.role_weights.get(c.role, 0.5) * decay(c.at, now, p.activity_half_life_days)
+        out[c.person_id] += p.role_weights.get(c.role, 0.5) * recency(
+            c, now, clocks, p.activity_half_life_posts, p.activity_half_life_days)
     return dict(out)
 
 
@@ -156,7 +194,8 @@ def query_tags(passages: list[Passage], doc_tags: Mapping[str, list[str]], p: Ex
 
 
 def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow],
-                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime) -> dict[str, float]:
+                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime,
+                clocks: Clocks | None = None) -> dict[str, float]:
     """Model 1 on tags: how much each person contributed to the query's topics."""
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
@@ -165,7 +204,7 @@ def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow]
             continue
         match = sum(qtags.get(t, 0.0) for t in tags)
         if match:
-            out[c.person_id] += match * contribution_weight(c, p, now)
+            out[c.person_id] += match * contribution_weight(c, p, now, clocks)
     return dict(out)
 
 
@@ -184,6 +223,7 @@ class ExpertFinder:
 
     def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
         self.settings = settings
+        self._clocks: tuple[tuple[str, int], dict[str, Clock]] | None = None
         resolver = PeopleResolver(aliases)
         self._excluded_names = {e.strip().lower() for e in settings.exclude}
         self._excluded_ids = {e for e in settings.exclude if e.startswith("p") and len(e) == 12}
@@ -191,6 +231,16 @@ class ExpertFinder:
             person = Person(name=e, emails=[e] if "@" in e else [],
                             handles=[e] if ":" in e and "@" not in e else [])
             self._excluded_ids.add(resolver.resolve(person).id)
+
+    def clocks(self, store: Store) -> dict[str, Clock]:
+        """Each source's pace, measured once per generation (a generation's store never changes).
+        Measured on all posts whoever may see them: it reveals a pace, not a post."""
+        key = (str(store.path), store.path.stat().st_mtime_ns if store.path.exists() else 0)
+        if self._clocks is None or self._clocks[0] != key:
+            times = store.post_times(POST_ROLES, max(2, self.settings.pace_posts))
+            clocks = {src: c for src, ts in times.items() if (c := make_clock(ts)) is not None}
+            self._clocks = (key, clocks)
+        return self._clocks[1]
 
     def excluded(self, person: PersonRow) -> bool:
         return person.id in self._excluded_ids or person.name.strip().lower() in self._excluded_names
@@ -203,11 +253,14 @@ class ExpertFinder:
         now = now or datetime.now(UTC)
         doc_ids = list(dict.fromkeys(x.doc_id for x in passages))
         visible = [c for c in store.contributions_to(doc_ids) if viewer.can_see(c.visible_to)]
-        top, why = topical(passages, visible, p, now)
+        clocks = self.clocks(store)
+        top, why = topical(passages, visible, p, now, clocks)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
+        paces = ({src: (c.last, p.activity_half_life_posts * c.days_per_post) for src, c in clocks.items()}
+                 if p.activity_half_life_posts > 0 else {})
         act: dict[str, float] = defaultdict(float)  # overall activity, summed in SQL
-        for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now):
+        for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
             if viewer.can_see(visible_to):
                 act[pid] += p.role_weights.get(role, 0.5) * n
         chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from index.models import Contribution, Document, Person, Section
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 from ingest.pipeline import run_ingest
-from search.experts import ExpertFinder, Passage, activity, combine, topical
+from search.experts import ExpertFinder, Passage, activity, combine, make_clock, topical
 from search.searcher import Searcher
 from web.app import create_app
 
@@ -193,3 +194,48 @@ def test_activity_summed_in_sql_matches_the_contributions(forum_settings, fake_e
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)
+
+
+def test_recency_counts_in_posts_of_the_source_not_days():
+    # the same 100 days are 100 posts back on a busy site, one post back on a quiet one
+    busy = make_clock([NOW - timedelta(days=d) for d in range(101)])
+    quiet = make_clock([NOW - timedelta(days=d) for d in (0, 100, 200, 300)])
+    assert busy and quiet and busy.days_per_post == pytest.approx(1.0) and quiet.days_per_post == pytest.approx(100)
+    passages = [Passage("b", 1, 0.8), Passage("q", 1, 0.8)]
+    rows = [row("busy-veteran", "b", "answerer", days_ago=100, section=1),
+            replace(row("quiet-regular", "q", "answerer", days_ago=100, section=1), source="quiet")]
+    rows[0] = replace(rows[0], source="busy")
+    p = ExpertSettings(half_life_posts=10, activity_half_life_posts=10)
+    clocks = {"busy": busy, "quiet": quiet}
+    top, _ = topical(passages, rows, p, NOW, clocks)
+    assert top["quiet-regular"] > 5 * top["busy-veteran"]
+    act = activity(rows, p, NOW, clocks)
+    assert act["quiet-regular"] > 5 * act["busy-veteran"]
+    in_days = ExpertSettings(half_life_posts=0, activity_half_life_posts=0)  # the same age in days: a tie
+    top, _ = topical(passages, rows, in_days, NOW, clocks)
+    assert top["quiet-regular"] == pytest.approx(top["busy-veteran"])
+
+
+def test_activity_paced_in_sql_matches_the_contributions(forum_settings, fake_embedder):
+    ada, bob = Person("Ada", handles=["f:1"]), Person("Bob", handles=["f:2"])
+    docs = []
+    for i in range(12):  # a thread every 3 days; Ada answered the early ones, Bob the late ones
+        t = NOW - timedelta(days=3 * (12 - i))
+        who = ada if i < 6 else bob
+        docs.append(Document(
+            id=f"forum/{i}", source="forum", kind="forum", title=f"Question {i}", url=f"https://f/t/{i}",
+            sections=[Section(f"question {i}", author=who), Section(f"answer {i}", author=who)],
+            contributions=[Contribution(who, "asker", at=t, section=0),
+                           Contribution(who, "answerer", at=t + timedelta(hours=1), section=1)]))
+    _ingest_docs(forum_settings, fake_embedder, docs)
+    store = LiveIndex(Home(forum_settings.home)).get().store
+    finder = ExpertFinder(ExpertSettings(activity_half_life_posts=4))
+    clocks = finder.clocks(store)
+    assert set(clocks) == {"forum"} and clocks["forum"].last == NOW - timedelta(days=3, hours=-1)
+    p = finder.settings
+    expected = activity(store.contributions_of([ada.id, bob.id]), p, NOW, clocks)
+    paces = {s: (c.last, p.activity_half_life_posts * c.days_per_post) for s, c in clocks.items()}
+    got: dict[str, float] = {}
+    for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, NOW, paces):
+        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got == pytest.approx(expected) and got[bob.id] > 4 * got[ada.id]
