@@ -161,6 +161,11 @@ class ExpertSettings:
     tags: float = _f(
         0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
         "matched against the tags of everything each person contributed to.")
+    activity_roles: list[str] = _f(
+        lambda: ["answerer", "accepted-answerer"],
+        "Roles that count as activity: who answers questions lately is likelier to answer the next one; "
+        "page authorship is left to topical evidence, so a prolific wiki editor does not outrank the "
+        "authors of the relevant pages.")
     activity_half_life_posts: float = _f(
         100.0, "Recency of overall activity, counted in posts of the source: who is active now is likelier "
         "to answer. 0 = count in days (activity_half_life_days).")

@@ -94,8 +94,9 @@ class Clock:
     last: datetime
     days_per_post: float
 
-    def decay(self, at: datetime | None, half_life_posts: float) -> float:
-        return decay(at, self.last, half_life_posts * self.days_per_post)
+    def decay(self, at: datetime | None, half_life_posts: float, until: datetime | None = None) -> float:
+        """Decay of what happened ``at``, by the posts (at this pace) until ``until``, default the latest post."""
+        return decay(at, until or self.last, half_life_posts * self.days_per_post)
 
 
 def make_clock(times: list[datetime]) -> Clock | None:
@@ -112,10 +113,14 @@ Clocks = Mapping[str, Clock]  # source -> its clock
 
 
 def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
-            half_life_days: float) -> float:
-    """Decay of a contribution: in posts of its source when that source has a clock, else in days."""
+            half_life_days: float, until_now: bool = False) -> float:
+    """Decay of a contribution: in posts of its source when that source has a clock, else in days.
+    Posts are counted until the source's latest post (is the evidence outdated by what came after?)
+    or, ``until_now``, until now at the source's pace (is the person still around? not on an archive)."""
     clock = clocks.get(c.source) if clocks and half_life_posts > 0 else None
-    return clock.decay(c.at, half_life_posts) if clock else decay(c.at, now, half_life_days)
+    if clock is None:
+        return decay(c.at, now, half_life_days)
+    return clock.decay(c.at, half_life_posts, now if until_now else None)
 
 
 def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime, clocks: Clocks | None = None
@@ -172,8 +177,10 @@ def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datet
              clocks: Clocks | None = None) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
+        if c.role not in p.activity_roles:
+            continue
         out[c.person_id] += p.role_weights.get(c.role, 0.5) * recency(
-            c, now, clocks, p.activity_half_life_posts, p.activity_half_life_days)
+            c, now, clocks, p.activity_half_life_posts, p.activity_half_life_days, until_now=True)
     return dict(out)
 
 
@@ -257,11 +264,11 @@ class ExpertFinder:
         top, why = topical(passages, visible, p, now, clocks)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
-        paces = ({src: (c.last, p.activity_half_life_posts * c.days_per_post) for src, c in clocks.items()}
+        paces = ({src: (now, p.activity_half_life_posts * c.days_per_post) for src, c in clocks.items()}
                  if p.activity_half_life_posts > 0 else {})
         act: dict[str, float] = defaultdict(float)  # overall activity, summed in SQL
         for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
-            if viewer.can_see(visible_to):
+            if viewer.can_see(visible_to) and role in p.activity_roles:
                 act[pid] += p.role_weights.get(role, 0.5) * n
         chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
         best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)

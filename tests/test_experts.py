@@ -190,7 +190,8 @@ def test_activity_summed_in_sql_matches_the_contributions(forum_settings, fake_e
     expected = activity(store.contributions_of(people), p, NOW)
     got: dict[str, float] = {}
     for pid, role, _, n in store.activity_of(people, p.activity_half_life_days, NOW):
-        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)
@@ -234,8 +235,18 @@ def test_activity_paced_in_sql_matches_the_contributions(forum_settings, fake_em
     assert set(clocks) == {"forum"} and clocks["forum"].last == NOW - timedelta(days=3, hours=-1)
     p = finder.settings
     expected = activity(store.contributions_of([ada.id, bob.id]), p, NOW, clocks)
-    paces = {s: (c.last, p.activity_half_life_posts * c.days_per_post) for s, c in clocks.items()}
+    paces = {s: (NOW, p.activity_half_life_posts * c.days_per_post) for s, c in clocks.items()}
     got: dict[str, float] = {}
     for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, NOW, paces):
-        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
     assert got == pytest.approx(expected) and got[bob.id] > 4 * got[ada.id]
+
+
+def test_an_archived_forum_gives_no_activity_prior_but_keeps_its_topical_evidence():
+    archive = {"old": make_clock([NOW - timedelta(days=1000 + d) for d in range(101)])}  # silent for 1000 days
+    last = replace(row("regular", "t", "answerer", days_ago=1000, section=1), source="old")
+    p = ExpertSettings(half_life_posts=10, activity_half_life_posts=10)
+    top, _ = topical([Passage("t", 1, 0.8)], [last], p, NOW, archive)
+    assert top["regular"] == pytest.approx(p.role_weights["answerer"])  # the archive's latest post: full weight
+    assert activity([last], p, NOW, archive)["regular"] < 1e-6  # but nobody there is answering now
