@@ -3,9 +3,10 @@
 Retrieve passages for the query, weight each by its relevance, and credit the people who
 contributed to those documents by role, votes and recency — the author of the very passage
 that matched gets that passage's relevance; other contributors to the document get a share of
-the document's. A person's overall recency-weighted activity is a prior next to the topical
-evidence. Only people with topical evidence are suggested, each with the receipts that put
-them there.
+the document's. A person's recent answers are a prior next to the topical evidence. Recency
+counts in posts of the contribution's source (its pace measured over its latest posts), not
+in days: sites differ tenfold in pace. Only people with topical evidence are suggested, each
+with the receipts that put them there.
 """
 
 from __future__ import annotations
