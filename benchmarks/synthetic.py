@@ -16,16 +16,18 @@ import shutil
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from index.generations import STORE_FILE, VECTORS_FILE
-from index.settings import VectorSettings
+from index.pace import activity_paces, source_clocks
+from index.settings import ExpertSettings, VectorSettings
 from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 3  # bump when the way synthetic data is made changes
+RECIPE = 4  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
@@ -94,6 +96,12 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
                     ("finished_at", json.dumps(time.time()))])
     db.execute("COMMIT")
     db.close()
+    store = Store.open_write(path)  # as a finished generation: the common terms counted
+    store.refresh_common_terms()
+    p = ExpertSettings()
+    store.refresh_activity(p.activity_half_life_days, datetime.now(UTC),
+                           activity_paces(source_clocks(store, p.pace_posts), p.activity_half_life_posts))
+    store.close()
 
 
 def build_synthetic(work: Path, n: int, real: np.ndarray, texts: list[str], model_id: str,

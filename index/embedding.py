@@ -6,16 +6,19 @@ so a re-run, a moved page or a re-split chunk costs no encoding.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from .settings import EmbeddingSettings
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -123,11 +126,53 @@ def load_embedder(settings: EmbeddingSettings) -> Embedder:
     return _LOADED[key]
 
 
+# backends whose vectors are the same (fp32 weights; cosine > 0.999): a query encoded by one
+# may search an index built by the other
+SAME_VECTORS = frozenset({"torch", "onnx"})
+
+
+def query_backend(settings: EmbeddingSettings) -> str:
+    """The backend ``[embedding] query_backend`` resolves to for ``settings.backend``."""
+    wanted, built = settings.query_backend, settings.backend
+    if wanted == "auto":
+        return "onnx" if built in SAME_VECTORS else built
+    if wanted not in EMBEDDING_BACKENDS:
+        known = ", ".join(["auto", *EMBEDDING_BACKENDS])
+        raise ValueError(f"unknown [embedding] query_backend {wanted!r}; use one of {known}")
+    if wanted != built and not {wanted, built} <= SAME_VECTORS:
+        raise ValueError(f"[embedding] query_backend {wanted!r} does not give the vectors of backend "
+                         f"{built!r}; only torch and onnx may be mixed")
+    return wanted
+
+
+@dataclass
+class SameVectorsEmbedder:
+    """A query encoder standing in for the index's own backend (see ``SAME_VECTORS``): it
+    reports the index's model id."""
+
+    inner: Embedder
+    model_id: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.inner.encode(texts)
+
+
 def load_query_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The encoder for search queries: ``query_threads`` threads, so one query does not wait
-    for every core (and, on a busy machine, for cores it cannot get) and concurrent requests
-    run side by side."""
-    return load_embedder(replace(settings, threads=settings.query_threads))
+    """The encoder for search queries, with ``query_threads`` threads, so one query does not
+    wait for every core (and, on a busy machine, for cores it cannot get) and concurrent
+    requests run side by side; the ``query_backend`` (by default ONNX Runtime for a torch
+    index: PyTorch's per-call overhead dominates a ten-word query)."""
+    own = replace(settings, threads=settings.query_threads)
+    backend = query_backend(settings)
+    if backend == settings.backend:
+        return load_embedder(own)
+    try:
+        inner = load_embedder(replace(own, backend=backend))
+    except Exception as e:  # noqa: BLE001 - e.g. no ONNX Runtime: the index's backend still works
+        log.warning("query encoder %s unavailable (%s); using %s", backend, e, settings.backend)
+        return load_embedder(own)
+    return SameVectorsEmbedder(inner, model_id_for(settings), inner.dim)
 
 
 class EmbeddingCache:

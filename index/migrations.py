@@ -91,7 +91,58 @@ def m002_documents_fts(db: sqlite3.Connection) -> None:
 DOCUMENT_TEXT_SQL = ("(SELECT coalesce(group_concat(json_extract(s.value, '$.heading') || char(10) || "
                      "json_extract(s.value, '$.text'), char(10) || char(10)), '') FROM json_each(sections) s)")
 
-STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts]
+def m003_common_terms(db: sqlite3.Connection) -> None:
+    """Rows matched by each frequent full-text term (``index/term_stats.py``); filled when a
+    generation is finished."""
+    db.executescript(
+        """
+        CREATE TABLE common_terms (
+            fts TEXT NOT NULL,
+            term TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            PRIMARY KEY (fts, term)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+def m004_person_activity(db: sqlite3.Connection) -> None:
+    """Each person's recency-weighted contribution count per role and audience, as of one
+    moment (``Store.refresh_activity``); filled when a generation is finished."""
+    db.executescript(
+        """
+        CREATE TABLE person_activity (
+            person_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            visible_to TEXT NOT NULL,
+            dated REAL NOT NULL,
+            flat REAL NOT NULL,
+            PRIMARY KEY (person_id, role, visible_to)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+def m005_person_source_activity(db: sqlite3.Connection) -> None:
+    """``person_activity`` per source as well: each source ages at its own pace (``[experts]
+    activity_half_life_posts``), so the stored sums are scaled per source."""
+    db.executescript(
+        """
+        CREATE TABLE person_source_activity (
+            person_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            visible_to TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dated REAL NOT NULL,
+            flat REAL NOT NULL,
+            PRIMARY KEY (person_id, role, visible_to, source)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
+                                     m004_person_activity, m005_person_source_activity]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

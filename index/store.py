@@ -12,9 +12,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import term_stats
 from .filters import ChunkFilter
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
@@ -29,8 +31,24 @@ def parse_time(s: str | None) -> datetime | None:
 
 
 def _julian(t: datetime) -> float:
-    """Julian day of ``t``, as SQLite's julianday() gives it."""
+    """The julian day of ``t``, as SQLite's julianday()."""
     return t.timestamp() / 86400 + 2440587.5
+
+
+def _pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:
+    """A VALUES list of (source, half-life in days) for SQL; one NULL row when there are none."""
+    pace: list[tuple[str | None, float | None]] = list((paces or {}).items()) or [(None, None)]
+    return pace, ",".join("(?, ?)" for _ in pace), [x for row in pace for x in row]
+
+
+def _json_list(s: str) -> list[str]:
+    """A stored JSON list (tags, groups): few distinct values, parsed once each."""
+    return list(_parse_list(s))
+
+
+@lru_cache(maxsize=4096)
+def _parse_list(s: str) -> tuple[str, ...]:
+    return tuple(json.loads(s))
 
 
 @dataclass
@@ -296,21 +314,22 @@ class Store:
                 f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
-                out[r["id"]] = ChunkHit(
-                    r["id"], r["doc_id"], r["position"], r["text"], r["heading"], r["anchor"],
-                    r["author_id"], r["title"], r["url"], r["source"], r["kind"],
-                    parse_time(r["updated_at"]), json.loads(r["visible_to"]), r["section"],
-                    json.loads(r["tags"]),
+                (cid, doc_id, position, text, heading, anchor, author_id, title, url, source, kind,
+                 updated_at, visible_to, section, tags) = r  # by position: this runs for every candidate
+                out[cid] = ChunkHit(
+                    cid, doc_id, position, text, heading, anchor, author_id, title, url, source, kind,
+                    parse_time(updated_at), _json_list(visible_to), section, _json_list(tags),
                 )
         return out
 
     def keyword_search(self, match: str, weights: tuple[float, float, float], limit: int,
-                       flt: ChunkFilter | None = None, among: list[int] | None = None
+                       flt: ChunkFilter | None = None, select: str | None = None
                        ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression.
 
         ``weights`` are the title, heading and text column weights; ``flt`` restricts the
-        documents inside the query; ``among`` restricts it to these chunk ids.
+        documents inside the query; ``select``, a second MATCH expression, picks the rows
+        that are ranked (by ``match``), as ``search/keyword.py`` plans it.
         """
         where, args = "chunks_fts MATCH ?", [match]
         join = ""
@@ -318,21 +337,41 @@ class Store:
             join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
-        if among is not None:  # "+": filter the MATCH rows, don't run the MATCH once per id
-            where += f" AND +chunks_fts.rowid IN ({','.join(str(int(i)) for i in among) or 'NULL'})"
+        if select is not None:  # "+": filter the MATCH rows, don't run the MATCH once per row
+            where += " AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
+            args.append(select)
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
                f"WHERE {where} ORDER BY s LIMIT ?")
         rows = self.db.execute(sql, [*weights, *args, limit])
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
-                                ) -> list[tuple[str, float]]:
-        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression;
-        nothing from a store older than the ``documents_fts`` table (until it is re-indexed)."""
+    def fts_rows(self, table: str) -> int | None:
+        """Rows of a full-text table as of the last ``refresh_common_terms`` (None: never)."""
+        return term_stats.table_rows(self.db, table)
+
+    def term_rows(self, table: str, terms: list[str]) -> dict[str, int]:
+        """Rows of ``table`` (chunks_fts or documents_fts) each query term matches, as far as
+        ``term_stats`` knows (at least ``term_stats.FLOOR``)."""
+        return term_stats.term_rows(self.db, table, terms)
+
+    def refresh_common_terms(self) -> None:
+        """Recount the frequent full-text terms (once per generation, when it is finished)."""
+        self.begin()
+        term_stats.refresh(self.db)
+        self.commit()
+
+    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None,
+                                select: str | None = None) -> list[tuple[str, float]]:
+        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression
+        (``select``: as in ``keyword_search``); nothing from a store older than the
+        ``documents_fts`` table (until it is re-indexed)."""
         where, args = "documents_fts MATCH ?", [match]
         if flt is not None and not flt.is_empty:
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
+        if select is not None:
+            where += " AND +documents_fts.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+            args.append(select)
         sql = ("SELECT d.id, bm25(documents_fts) AS s FROM documents_fts JOIN documents d "
                f"ON d.rowid = documents_fts.rowid WHERE {where} ORDER BY s LIMIT ?")
         try:
@@ -378,7 +417,7 @@ class Store:
                 part,
             ):
                 out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           json.loads(r[7]), r[8]))
+                                           _json_list(r[7]), r[8]))
         return out
 
     def post_times(self, roles: tuple[str, ...], limit: int) -> dict[str, list[datetime]]:
@@ -393,26 +432,70 @@ class Store:
             out.setdefault(source, []).append(datetime.fromisoformat(at))
         return out
 
+    def refresh_activity(self, half_life_days: float, now: datetime, paces: Mapping[str, float] | None = None
+                         ) -> None:
+        """Precompute ``activity_of`` for every person as of ``now`` (once per generation), per source.
+
+        Decay is a common factor: a sum of 0.5 ** (age / half-life) as of ``now`` times
+        0.5 ** (time since / half-life) is the sum at a later moment, so a search only scales
+        the stored sums (each source's by its own half-life, ``paces``). Undated contributions,
+        and those dated after ``now``, count 1.
+        """
+        pace, _, args = _pace_table(paces)
+        values = ",".join(f"(?{3 + 2 * i}, ?{4 + 2 * i})" for i in range(len(pace)))  # after ?1 and ?2
+        self.begin()
+        self.db.execute("DELETE FROM person_source_activity")
+        jd = _julian(now)
+        self.db.execute(
+            f"WITH pace(source, hl) AS (VALUES {values}) "
+            "INSERT INTO person_source_activity(person_id, role, visible_to, source, dated, flat) "
+            "SELECT c.person_id, c.role, d.visible_to, d.source, total(CASE WHEN julianday(c.at) <= ?1 "
+            "THEN pow(0.5, (?1 - julianday(c.at)) / coalesce(p.hl, ?2)) END), "
+            "total(CASE WHEN c.at IS NULL OR NOT julianday(c.at) <= ?1 THEN 1.0 END) "
+            "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
+            "WHERE coalesce(p.hl, ?2) > 0 GROUP BY c.person_id, c.role, d.visible_to, d.source",
+            [jd, half_life_days, *args])
+        self.set_meta("activity", {"half_life_days": half_life_days, "julian_day": jd,
+                                   "paces": dict(paces or {}), "by_source": True})
+        self.commit()
+
     def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime,
-                    paces: Mapping[str, tuple[datetime, float]] | None = None
-                    ) -> list[tuple[str, str, list[str], float]]:
-        """(person, role, visible_to, recency-weighted count) per person, role and audience, summed in
-        SQL: a contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0) count 1.
-        ``paces`` gives a source its own (reference time, half-life in days) instead of (now, half_life_days)."""
+                    paces: Mapping[str, float] | None = None) -> list[tuple[str, str, list[str], float]]:
+        """(person, role, visible_to, recency-weighted count) per person, role and audience: a
+        contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0)
+        count 1. ``paces`` gives a source its own half-life in days. From ``person_source_activity``
+        when it was made with these half-lives, else summed here."""
+        saved = self.meta("activity", None)
+        paces = dict(paces or {})
+        if not (isinstance(saved, dict) and saved.get("by_source") and half_life_days > 0
+                and saved.get("half_life_days") == half_life_days and saved.get("paces") == paces):
+            return self._activity_now(person_ids, half_life_days, now, paces)
+        since = _julian(now) - float(saved["julian_day"])
+        sums: dict[tuple[str, str, str], float] = {}
+        for start in range(0, len(person_ids), 500):
+            part = person_ids[start : start + 500]
+            for pid, role, visible_to, source, dated, flat in self.db.execute(
+                "SELECT person_id, role, visible_to, source, dated, flat FROM person_source_activity "
+                f"WHERE person_id IN ({','.join('?' * len(part))})", part):
+                key = (pid, role, visible_to)
+                scale = 0.5 ** (since / paces.get(source, half_life_days))
+                sums[key] = sums.get(key, 0.0) + float(dated) * scale + float(flat)
+        return [(pid, role, _json_list(vis), n) for (pid, role, vis), n in sums.items()]
+
+    def _activity_now(self, person_ids: list[str], half_life_days: float, now: datetime,
+                      paces: Mapping[str, float]) -> list[tuple[str, str, list[str], float]]:
         out: list[tuple[str, str, list[str], float]] = []
-        pace: list[tuple[str | None, float | None, float | None]] = (
-            [(s, _julian(ref), hl) for s, (ref, hl) in (paces or {}).items()] or [(None, None, None)])
-        values = ",".join("(?, ?, ?)" for _ in pace)
+        _, values, args = _pace_table(paces)
         for start in range(0, len(person_ids), 500):
             part = person_ids[start : start + 500]
             rows = self.db.execute(
-                f"WITH pace(source, ref, hl) AS (VALUES {values}) "
+                f"WITH pace(source, hl) AS (VALUES {values}) "
                 "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR coalesce(p.hl, ?) <= 0 "
-                "THEN 1.0 ELSE pow(0.5, max(0.0, coalesce(p.ref, ?) - julianday(c.at)) / coalesce(p.hl, ?)) END) "
+                "THEN 1.0 ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / coalesce(p.hl, ?)) END) "
                 "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
                 f"WHERE c.person_id IN ({','.join('?' * len(part))}) GROUP BY c.person_id, c.role, d.visible_to",
-                [*(x for row in pace for x in row), half_life_days, _julian(now), half_life_days or 1.0, *part])
-            out.extend((r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows)
+                [*args, half_life_days, _julian(now), half_life_days or 1.0, *part])
+            out.extend((r[0], r[1], _json_list(r[2]), float(r[3])) for r in rows)
         return out
 
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
@@ -427,8 +510,8 @@ class Store:
             "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name",
             doc_ids,
         )
-        for r in rows:
-            out[r["doc_id"]].append(PersonRow(r["id"], r["name"], r["profile_url"]))
+        for doc_id, pid, name, url, _ in rows:  # by position: this runs for every candidate
+            out[doc_id].append(PersonRow(pid, name, url))
         return out
 
     def document(self, doc_id: str) -> Document | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from index.models import Person
+from index.pace import Clock, Clocks, activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.settings import ExpertSettings
 from index.store import ChunkHit, ContributionRow, PersonRow, Store
@@ -84,33 +85,6 @@ def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
     return 0.5 ** (days / half_life_days)
 
 
-POST_ROLES = ("asker", "answerer", "author")  # contributions that are posts: they set a source's pace
-
-
-@dataclass(frozen=True)
-class Clock:
-    """A source's pace, so that recency counts in its posts rather than in days: the time of its
-    latest post and the days per post lately (Stack Exchange sites differ tenfold in pace)."""
-
-    last: datetime
-    days_per_post: float
-
-    def decay(self, at: datetime | None, half_life_posts: float, until: datetime | None = None) -> float:
-        """Decay of what happened ``at``, by the posts (at this pace) until ``until``, default the latest post."""
-        return decay(at, until or self.last, half_life_posts * self.days_per_post)
-
-
-def make_clock(times: list[datetime]) -> Clock | None:
-    """A source's clock from the times of its latest posts; None without two distinct times."""
-    if len(times) < 2:
-        return None
-    times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times]
-    first, last = min(times), max(times)
-    days = (last - first).total_seconds() / 86400
-    return Clock(last, days / (len(times) - 1)) if days > 0 else None
-
-
-Clocks = Mapping[str, Clock]  # source -> its clock
 
 
 def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
@@ -241,13 +215,10 @@ class ExpertFinder:
             self._excluded_ids.add(resolver.resolve(person).id)
 
     def clocks(self, store: Store) -> dict[str, Clock]:
-        """Each source's pace, measured once per generation (a generation's store never changes).
-        Measured on all posts whoever may see them: it reveals a pace, not a post."""
+        """Each source's pace, measured once per generation (a generation's store never changes)."""
         key = (str(store.path), store.path.stat().st_mtime_ns if store.path.exists() else 0)
         if self._clocks is None or self._clocks[0] != key:
-            times = store.post_times(POST_ROLES, max(2, self.settings.pace_posts))
-            clocks = {src: c for src, ts in times.items() if (c := make_clock(ts)) is not None}
-            self._clocks = (key, clocks)
+            self._clocks = (key, source_clocks(store, self.settings.pace_posts))
         return self._clocks[1]
 
     def excluded(self, person: PersonRow) -> bool:
@@ -265,8 +236,7 @@ class ExpertFinder:
         top, why = topical(passages, visible, p, now, clocks)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
-        paces = ({src: (now, p.activity_half_life_posts * c.days_per_post) for src, c in clocks.items()}
-                 if p.activity_half_life_posts > 0 else {})
+        paces = activity_paces(clocks, p.activity_half_life_posts)
         act: dict[str, float] = defaultdict(float)  # overall activity, summed in SQL
         for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
             if viewer.can_see(visible_to) and role in p.activity_roles:

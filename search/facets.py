@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from index.store import ChunkHit, Store
+from index.store import ChunkHit, PersonRow
 
 from .candidates import Candidate
 
 MAX_AUTHORS = 10
 
 
-def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit], store: Store | None = None
-                 ) -> dict[str, dict[str, int]]:
-    """Documents per source, kind, author (top ``MAX_AUTHORS``, when ``store`` is given) and
-    year among the ranked candidates, most frequent first."""
+def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit],
+                 authors: dict[str, list[PersonRow]] | None = None) -> dict[str, dict[str, int]]:
+    """Documents per source, kind, author (top ``MAX_AUTHORS``, from ``authors``: the people
+    per candidate document) and year among the ranked candidates, most frequent first."""
     counters: dict[str, Counter[str]] = {"source": Counter(), "kind": Counter(), "year": Counter()}
     for c in cands:
         ch = chunks.get(c.chunk_id)
@@ -26,9 +26,9 @@ def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit], store: Sto
                 counters["year"][str(ch.updated_at.year)] += 1
     out = {name: dict(counter.most_common()) for name, counter in counters.items()}
     out["year"] = dict(sorted(out["year"].items(), reverse=True))
-    if store is not None:
-        authors: Counter[str] = Counter()
-        for people in store.authors_of([c.doc_id for c in cands]).values():
-            authors.update({p.name for p in people})
-        out["author"] = dict(authors.most_common(MAX_AUTHORS))
+    if authors is not None:
+        names: Counter[str] = Counter()
+        for c in cands:
+            names.update({p.name for p in authors.get(c.doc_id, [])})
+        out["author"] = dict(names.most_common(MAX_AUTHORS))
     return {name: values for name, values in out.items() if values}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from index.filters import ChunkFilter
 from index.store import Store
+from index.term_stats import FLOOR
 
 # letters and digits, as FTS5's unicode61 tokenizer sees them ("_" separates)
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -39,31 +40,79 @@ def match_expression(query: str) -> str | None:
     None when the query has no searchable term.
     """
     terms = keyword_terms(query)
-    if not terms:
-        return None
+    return _any(terms) if terms else None
+
+
+def _quoted(term: str) -> str:
     # a term never contains '"' (the tokeniser keeps letters and digits only); doubling any
     # quote anyway keeps the expression well-formed if that ever changes
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _any(terms: list[str]) -> str:
+    return " OR ".join(_quoted(t) for t in terms)
+
+
+def planned_expression(terms: list[str], rows: dict[str, int], max_rows: int) -> tuple[str, str | None]:
+    """(rank, select): the MATCH expression that ranks, and the one that picks the rows it
+    ranks (None: every row ``rank`` matches), so that about ``max_rows`` rows at most are
+    ranked, given the rows each term matches (``Store.term_rows``). As Elasticsearch's common
+    terms query:
+
+    - every term, ORed, when they match at most ``max_rows`` rows together (exact BM25);
+    - else the rows of the rarest terms that fit are ranked by every term (a commoner term
+      adds to the score of a row it is in but brings no row by itself);
+    - when even the rarest term alone matches more, the rows that hold every term.
+    """
+    every = _any(terms)
+    if sum(rows.get(t, 0) for t in terms) <= max_rows:
+        return every, None
+    kept, total = [], 0
+    for t in sorted(terms, key=lambda t: rows.get(t, 0)):
+        if total + rows.get(t, 0) > max_rows:
+            break
+        kept.append(t)
+        total += rows.get(t, 0)
+    if kept:
+        return every, _any([t for t in terms if t in kept])
+    return " AND ".join(_quoted(t) for t in terms), None
 
 
 @dataclass
 class KeywordRetriever:
-    """BM25 over ``chunks_fts`` with per-column weights (title, heading, text)."""
+    """BM25 over ``chunks_fts`` with per-column weights (title, heading, text), and over
+    ``documents_fts``; at most about ``max_rows`` rows ranked per query (``planned_expression``)."""
 
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    max_rows: int = 0  # 0: exact, no bound
+
+    def __post_init__(self) -> None:
+        if 0 < self.max_rows < FLOOR:
+            raise ValueError(f"[search] keyword_max_rows must be 0 (no bound) or at least {FLOOR}")
+
+    def _plan(self, store: Store, table: str, query: str) -> tuple[str, str | None] | None:
+        terms = keyword_terms(query)
+        if not terms:
+            return None
+        if not self.max_rows:
+            return _any(terms), None
+        size = store.fts_rows(table)
+        if size is None or size <= self.max_rows:  # never more rows to rank than the table has
+            return _any(terms), None
+        return planned_expression(terms, store.term_rows(table, terms), self.max_rows)
 
     def retrieve(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None
                  ) -> list[tuple[int, float]]:
         """Best ``k`` (chunk id, score) pairs, best first; scores are positive BM25."""
-        match = match_expression(query)
-        if match is None:
+        plan = self._plan(store, "chunks_fts", query)
+        if plan is None:
             return []
-        return store.keyword_search(match, self.weights, k, flt)
+        return store.keyword_search(plan[0], self.weights, k, flt, select=plan[1])
 
     def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None
                            ) -> dict[str, float]:
         """Best ``k`` documents by whole-document BM25 (document id → positive score)."""
-        match = match_expression(query)
-        if match is None:
+        plan = self._plan(store, "documents_fts", query)
+        if plan is None:
             return {}
-        return dict(store.document_keyword_search(match, k, flt))
+        return dict(store.document_keyword_search(plan[0], k, flt, select=plan[1]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import faiss
@@ -44,6 +45,8 @@ MODES = ("hybrid", "dense", "keyword")
 
 # one OpenMP thread per query: measured faster than two for single queries (RECIPE.md)
 faiss.omp_set_num_threads(1)
+# the two keyword runs of a search, beside its encoding (shared by all searches)
+_KEYWORD_RUNS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whoknows-keyword")
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.expert_finder = experts
-        self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
+        self.keyword = KeywordRetriever(tuple(settings.bm25_weights), settings.keyword_max_rows)  # type: ignore[arg-type]
         self.dense = DenseRetriever()
         self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
                               if settings.cross_encoder else None)
@@ -88,19 +91,24 @@ class Searcher:
             return Ranking([], {}, reader)
         fetch = max(self.settings.candidates, depth * 3)
         mode = self.settings.mode
-        kw_hits = self.keyword.retrieve(reader.store, query, fetch, flt) if mode != "dense" else []
+        # the keyword runs (SQLite) go on beside the query encoding and FAISS: all release the GIL
+        kw_job = _KEYWORD_RUNS.submit(self.keyword.retrieve, reader.store, query, fetch, flt) \
+            if mode != "dense" else None
+        doc_job = _KEYWORD_RUNS.submit(self.keyword.retrieve_documents, reader.store, query, fetch, flt) \
+            if mode == "hybrid" and self.settings.document_keyword_weight > 0 else None
         qvec = self.embedder.encode([query])[0] if mode != "keyword" else None
         dn_hits: list[tuple[int, float]] = []
         if qvec is not None:
             dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense),
                                           self._allowed(reader, flt))
+        kw_hits = kw_job.result() if kw_job is not None else []
         chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
         doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
         doc_kw: dict[str, float] = {}
         found: Scored = {}
-        if mode == "hybrid" and qvec is not None and self.settings.document_keyword_weight > 0:
-            doc_kw, found = self._document_keyword(reader, query, qvec, fetch, flt, {**kw, **dn})
+        if doc_job is not None and qvec is not None:
+            doc_kw, found = self._document_keyword(reader, doc_job.result(), qvec, {**kw, **dn})
             if self.settings.rescore:
                 dn = {**dn, **found}
         shown = {**found, **kw, **dn}  # the passage shown: dense's best chunk, else keyword's
@@ -119,11 +127,10 @@ class Searcher:
             cands = self.cross_encoder.rescore(query, cands, chunks)
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
 
-    def _document_keyword(self, reader: IndexReader, query: str, qvec: np.ndarray, fetch: int,
-                          flt: ChunkFilter | None, known: Scored) -> tuple[dict[str, float], Scored]:
-        """Whole-document BM25 scores, and the best dense (cosine, chunk) of each document
-        only this search found: the passage it is shown with."""
-        doc_kw = self.keyword.retrieve_documents(reader.store, query, fetch, flt)
+    def _document_keyword(self, reader: IndexReader, doc_kw: dict[str, float], qvec: np.ndarray,
+                          known: Scored) -> tuple[dict[str, float], Scored]:
+        """Whole-document BM25 scores (of documents with a passage to show), and the best
+        dense (cosine, chunk) of each document only this run found: the passage it is shown with."""
         found = exact_dense(reader, qvec, [d for d in doc_kw if d not in known])
         return {d: s for d, s in doc_kw.items() if d in known or d in found}, found
 
@@ -212,10 +219,10 @@ class Searcher:
         window = cands[(page - 1) * k : page * k]
         results.has_more = len(cands) > page * k
         store = ranking.reader.store
-        results.facets = facet_counts(cands, ranking.chunks, store)
+        authors = store.authors_of([c.doc_id for c in cands])  # one query for the facets and the hits
+        results.facets = facet_counts(cands, ranking.chunks, authors)
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
-        authors = store.authors_of([c.doc_id for c in window])
         for c in window:
             ch = chunks[c.chunk_id]
             snippet = make_snippet(ch.text, query, self.settings.snippet_chars)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.embedding import EMBEDDING_BACKENDS, load_embedder, model_id_for
+from index.embedding import EMBEDDING_BACKENDS, load_embedder, load_query_embedder, model_id_for, query_backend
 from index.settings import EmbeddingSettings
 
 
@@ -20,6 +20,33 @@ def test_every_backend_has_its_own_model_id():
 def test_unknown_backend_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="onnx-int8"):
         load_embedder(EmbeddingSettings(backend="tensorrt"))
+
+
+def test_queries_use_onnx_only_where_it_gives_the_index_vectors():
+    assert query_backend(EmbeddingSettings()) == "onnx"  # a torch index: the same vectors, faster
+    assert query_backend(EmbeddingSettings(backend="onnx")) == "onnx"
+    assert query_backend(EmbeddingSettings(backend="onnx-int8")) == "onnx-int8"
+    assert query_backend(EmbeddingSettings(query_backend="torch")) == "torch"
+    with pytest.raises(ValueError, match="only torch and onnx"):
+        query_backend(EmbeddingSettings(query_backend="onnx-int8"))  # int8 vectors, fp32 index
+    with pytest.raises(ValueError, match="query_backend 'gpu'"):
+        query_backend(EmbeddingSettings(query_backend="gpu"))
+
+
+def test_query_encoder_falls_back_to_the_index_backend(monkeypatch, tmp_path):
+    class Fake:
+        model_id, dim = "fake", 3
+
+        def encode(self, texts):
+            return np.ones((len(texts), 3), dtype="float32")
+
+    def no_onnx(settings):
+        raise RuntimeError("onnxruntime is not installed")
+
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: Fake())
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx", no_onnx)
+    emb = load_query_embedder(EmbeddingSettings(cache_dir=str(tmp_path)))
+    assert isinstance(emb, Fake)
 
 
 @pytest.mark.model
@@ -40,6 +67,10 @@ def test_onnx_backends_export_locally_and_agree_with_torch(tmp_path, backend, fl
     # order is kept although texts are sorted by length inside
     assert np.allclose(emb.encode(texts[::-1]), vecs[::-1], atol=1e-5)
     assert emb.encode([]).shape == (0, 384)
+    if backend == "onnx":  # the default query encoder of a torch index
+        query = load_query_embedder(EmbeddingSettings(cache_dir=str(tmp_path)))
+        assert query.model_id == "all-MiniLM-L6-v2"
+        assert np.min(np.sum(query.encode(texts) * torch_vecs, axis=1)) > floor
     # a second use finds the export and does not redo it
     from index.embedding import bundled_model_path
     from index.onnx_encoder import ensure_export

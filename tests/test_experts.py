@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 
 from index.generations import Home, LiveIndex
 from index.models import Contribution, Document, Person, Section
+from index.pace import activity_paces, make_clock
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 from ingest.pipeline import run_ingest
-from search.experts import ExpertFinder, Passage, activity, combine, make_clock, topical
+from search.experts import ExpertFinder, Passage, activity, combine, topical
 from search.searcher import Searcher
 from web.app import create_app
 
@@ -235,12 +236,23 @@ def test_activity_paced_in_sql_matches_the_contributions(forum_settings, fake_em
     assert set(clocks) == {"forum"} and clocks["forum"].last == NOW - timedelta(days=3, hours=-1)
     p = finder.settings
     expected = activity(store.contributions_of([ada.id, bob.id]), p, NOW, clocks)
-    paces = {s: (NOW, p.activity_half_life_posts * c.days_per_post) for s, c in clocks.items()}
+    paces = activity_paces(clocks, p.activity_half_life_posts)
     got: dict[str, float] = {}
     for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, NOW, paces):
         if role in p.activity_roles:
             got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
     assert got == pytest.approx(expected) and got[bob.id] > 4 * got[ada.id]
+    # with the defaults the per-source sums stored at ingest are scaled, not recomputed: the same figures
+    p = ExpertSettings()
+    paces = activity_paces(clocks, p.activity_half_life_posts)
+    assert store.meta("activity")["paces"] == paces
+    later = datetime.now(UTC) + timedelta(days=30)
+    expected = activity(store.contributions_of([ada.id, bob.id]), p, later, clocks)
+    got = {}
+    for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, later, paces):
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got == pytest.approx(expected, rel=1e-6)
 
 
 def test_an_archived_forum_gives_no_activity_prior_but_keeps_its_topical_evidence():
@@ -250,3 +262,21 @@ def test_an_archived_forum_gives_no_activity_prior_but_keeps_its_topical_evidenc
     top, _ = topical([Passage("t", 1, 0.8)], [last], p, NOW, archive)
     assert top["regular"] == pytest.approx(p.role_weights["answerer"])  # the archive's latest post: full weight
     assert activity([last], p, NOW, archive)["regular"] < 1e-6  # but nobody there is answering now
+
+
+@pytest.mark.parametrize("half_life", [7.0, 3.0])  # 7: precomputed at ingest; 3: summed per search
+def test_activity_is_right_long_after_the_generation_was_made(forum_settings, fake_embedder, half_life):
+    _ingest_docs(forum_settings, fake_embedder, _threads())
+    store = LiveIndex(Home(forum_settings.home)).get().store
+    assert store.meta("activity")["half_life_days"] == ExpertSettings().activity_half_life_days
+    people = [p.id for p in store.all_people()]
+    p = ExpertSettings(activity_half_life_days=half_life)
+    later = datetime.now(UTC) + timedelta(days=45)
+    expected = activity(store.contributions_of(people), p, later)
+    got: dict[str, float] = {}
+    for pid, role, _, n in store.activity_of(people, half_life, later):
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got.keys() == expected.keys()
+    for pid, value in expected.items():
+        assert got[pid] == pytest.approx(value, rel=1e-6)

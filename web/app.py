@@ -122,9 +122,13 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return s.similar(doc_id, k=k, flt=flt, viewer=viewer).to_json()
 
     @app.get("/api/experts", summary="People who know about a query, with receipts")
-    def api_experts(s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q,
-                    k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
-        return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer, flt)]}
+    async def api_experts(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q,
+                          k: Annotated[int, Query(ge=1, le=50)] = 5) -> Any:
+        async with search_slots:  # as /api/search: dropped if the page moved on while it waited
+            if await request.is_disconnected():
+                return Response(status_code=499)
+            found = await run_in_threadpool(s.experts, q, k, viewer, flt)
+        return {"query": q, "experts": [e.to_json() for e in found]}
 
     @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
     def api_person(s: SearcherDep, viewer: ViewerDep, person_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@
   const region = document.getElementById("results");
   if (!form || !box || !region) return;
   const DEBOUNCE_MS = 60;
+  const EXPERTS_AFTER_MS = 250;  // the experts wait for a pause in typing: they cost more than a search
   const STOP = new Set(("a an and are as at be by do does for from has have how i in is it its of on or that the " +
     "this to was what when where which who why will with you your can we our").split(" "));
   let timer = 0, inflight = null, shown = box.value.trim();
@@ -57,6 +58,8 @@
       history.replaceState(null, "", "/search?" + p);
       document.title = q + " · whoknows";
       if (!data.hits || !data.hits.length) return;
+      await new Promise((done) => setTimeout(done, EXPERTS_AFTER_MS));
+      if (ctrl !== inflight || box.value.trim() !== q) return;  // still typing: the next query's turn
       const people = await getJSON("/api/experts?" + p, ctrl);
       const aside = ctrl === inflight && experts(people.experts, data.query);
       if (aside) region.querySelector(".layout").append(aside);
