@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from index.generations import STORE_FILE, VECTORS_FILE
+from index.pace import activity_paces, source_clocks
 from index.settings import ExpertSettings, VectorSettings
 from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
@@ -97,7 +98,9 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
     db.close()
     store = Store.open_write(path)  # as a finished generation: the common terms counted
     store.refresh_common_terms()
-    store.refresh_activity(ExpertSettings().activity_half_life_days, datetime.now(UTC))
+    p = ExpertSettings()
+    store.refresh_activity(p.activity_half_life_days, datetime.now(UTC),
+                           activity_paces(source_clocks(store, p.pace_posts), p.activity_half_life_posts))
     store.close()
 
 

@@ -123,8 +123,26 @@ def m004_person_activity(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_person_source_activity(db: sqlite3.Connection) -> None:
+    """``person_activity`` per source as well: each source ages at its own pace (``[experts]
+    activity_half_life_posts``), so the stored sums are scaled per source."""
+    db.executescript(
+        """
+        CREATE TABLE person_source_activity (
+            person_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            visible_to TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dated REAL NOT NULL,
+            flat REAL NOT NULL,
+            PRIMARY KEY (person_id, role, visible_to, source)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
-                                     m004_person_activity]
+                                     m004_person_activity, m005_person_source_activity]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

@@ -155,7 +155,16 @@ class ExpertSettings:
     candidates: int = _f(200, "Passages retrieved per query to attribute expertise from.")
     role_weights: dict[str, float] = _f(
         _default_roles, "Weight of each contribution role (accepted-answerer, answerer, author, ...).")
-    half_life_days: float = _f(365.0, "Recency of topical evidence: a contribution this many days old counts half.")
+    half_life_posts: float = _f(
+        200.0, "Recency of topical evidence, counted in posts (questions, answers, pages written) of the "
+        "contribution's source: a contribution this many posts back counts half, so busy and quiet sources "
+        "age alike. 0 = count in days (half_life_days).")
+    half_life_days: float = _f(
+        365.0, "Recency of topical evidence in days, when half_life_posts is 0 or a source has too few "
+        "dated posts to measure its pace.")
+    pace_posts: int = _f(
+        800, "How many of a source's latest posts measure its pace (days per post), which turns the "
+        "half-lives counted in posts into days.")
     keyword: float = _f(
         0.2, "Keyword evidence in attribution: a passage's relevance is its dense similarity plus "
         "this times its BM25 over the query's best BM25 (0 = dense only).")
@@ -170,8 +179,17 @@ class ExpertSettings:
     tags: float = _f(
         0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
         "matched against the tags of everything each person contributed to.")
+    activity_roles: list[str] = _f(
+        lambda: ["answerer", "accepted-answerer"],
+        "Roles that count as activity: who answers questions lately is likelier to answer the next one; "
+        "page authorship is left to topical evidence, so a prolific wiki editor does not outrank the "
+        "authors of the relevant pages.")
+    activity_half_life_posts: float = _f(
+        100.0, "Recency of overall activity, counted in posts of the source: who is active now is likelier "
+        "to answer. 0 = count in days (activity_half_life_days).")
     activity_half_life_days: float = _f(
-        7.0, "Recency of overall activity: who is active now is likelier to answer.")
+        7.0, "Recency of overall activity in days, when activity_half_life_posts is 0 or a source has "
+        "too few dated posts.")
     exclude: list[str] = _f(
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")

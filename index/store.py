@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -32,6 +33,12 @@ def parse_time(s: str | None) -> datetime | None:
 def _julian(t: datetime) -> float:
     """The julian day of ``t``, as SQLite's julianday()."""
     return t.timestamp() / 86400 + 2440587.5
+
+
+def _pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:
+    """A VALUES list of (source, half-life in days) for SQL; one NULL row when there are none."""
+    pace: list[tuple[str | None, float | None]] = list((paces or {}).items()) or [(None, None)]
+    return pace, ",".join("(?, ?)" for _ in pace), [x for row in pace for x in row]
 
 
 def _json_list(s: str) -> list[str]:
@@ -77,6 +84,7 @@ class ContributionRow:
     section: int | None
     score: int | None
     visible_to: list[str] = field(default_factory=lambda: ["everyone"])
+    source: str = ""
 
 
 @dataclass
@@ -404,66 +412,90 @@ class Store:
             part = values[start : start + 500]
             marks = ",".join("?" * len(part))
             for r in self.db.execute(
-                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to "
-                f"FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
+                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to, "
+                f"d.source FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
                 part,
             ):
                 out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           _json_list(r[7])))
+                                           _json_list(r[7]), r[8]))
         return out
 
-    def refresh_activity(self, half_life_days: float, now: datetime) -> None:
-        """Precompute ``activity_of`` for every person as of ``now`` (once per generation).
+    def post_times(self, roles: tuple[str, ...], limit: int) -> dict[str, list[datetime]]:
+        """The times of each source's latest ``limit`` dated contributions in ``roles``, newest first."""
+        out: dict[str, list[datetime]] = {}
+        rows = self.db.execute(
+            "SELECT source, at FROM (SELECT d.source AS source, c.at AS at, ROW_NUMBER() OVER "
+            "(PARTITION BY d.source ORDER BY julianday(c.at) DESC) AS n FROM contributions c "
+            f"JOIN documents d ON d.id = c.doc_id WHERE c.at IS NOT NULL AND c.role IN ({','.join('?' * len(roles))})) "
+            "WHERE n <= ? ORDER BY source, n", [*roles, limit])
+        for source, at in rows:
+            out.setdefault(source, []).append(datetime.fromisoformat(at))
+        return out
+
+    def refresh_activity(self, half_life_days: float, now: datetime, paces: Mapping[str, float] | None = None
+                         ) -> None:
+        """Precompute ``activity_of`` for every person as of ``now`` (once per generation), per source.
 
         Decay is a common factor: a sum of 0.5 ** (age / half-life) as of ``now`` times
         0.5 ** (time since / half-life) is the sum at a later moment, so a search only scales
-        the stored sums. Undated contributions, and those dated after ``now``, count 1.
+        the stored sums (each source's by its own half-life, ``paces``). Undated contributions,
+        and those dated after ``now``, count 1.
         """
+        pace, _, args = _pace_table(paces)
+        values = ",".join(f"(?{3 + 2 * i}, ?{4 + 2 * i})" for i in range(len(pace)))  # after ?1 and ?2
         self.begin()
-        self.db.execute("DELETE FROM person_activity")
-        if half_life_days > 0:
-            jd = _julian(now)
-            self.db.execute(
-                "INSERT INTO person_activity(person_id, role, visible_to, dated, flat) "
-                "SELECT c.person_id, c.role, d.visible_to, "
-                "total(CASE WHEN julianday(c.at) <= ?1 THEN pow(0.5, (?1 - julianday(c.at)) / ?2) END), "
-                "total(CASE WHEN c.at IS NULL OR NOT julianday(c.at) <= ?1 THEN 1.0 END) "
-                "FROM contributions c JOIN documents d ON d.id = c.doc_id "
-                "GROUP BY c.person_id, c.role, d.visible_to", (jd, half_life_days))
-        self.set_meta("activity", {"half_life_days": half_life_days, "julian_day": _julian(now)})
+        self.db.execute("DELETE FROM person_source_activity")
+        jd = _julian(now)
+        self.db.execute(
+            f"WITH pace(source, hl) AS (VALUES {values}) "
+            "INSERT INTO person_source_activity(person_id, role, visible_to, source, dated, flat) "
+            "SELECT c.person_id, c.role, d.visible_to, d.source, total(CASE WHEN julianday(c.at) <= ?1 "
+            "THEN pow(0.5, (?1 - julianday(c.at)) / coalesce(p.hl, ?2)) END), "
+            "total(CASE WHEN c.at IS NULL OR NOT julianday(c.at) <= ?1 THEN 1.0 END) "
+            "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
+            "WHERE coalesce(p.hl, ?2) > 0 GROUP BY c.person_id, c.role, d.visible_to, d.source",
+            [jd, half_life_days, *args])
+        self.set_meta("activity", {"half_life_days": half_life_days, "julian_day": jd,
+                                   "paces": dict(paces or {}), "by_source": True})
         self.commit()
 
-    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime
-                    ) -> list[tuple[str, str, list[str], float]]:
+    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime,
+                    paces: Mapping[str, float] | None = None) -> list[tuple[str, str, list[str], float]]:
         """(person, role, visible_to, recency-weighted count) per person, role and audience: a
         contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0)
-        count 1. From ``person_activity`` when it was made with this half-life, else summed here."""
+        count 1. ``paces`` gives a source its own half-life in days. From ``person_source_activity``
+        when it was made with these half-lives, else summed here."""
         saved = self.meta("activity", None)
-        if half_life_days > 0 and isinstance(saved, dict) and saved.get("half_life_days") == half_life_days:
-            scale = 0.5 ** ((_julian(now) - float(saved["julian_day"])) / half_life_days)
-            out: list[tuple[str, str, list[str], float]] = []
-            for start in range(0, len(person_ids), 500):
-                part = person_ids[start : start + 500]
-                rows = self.db.execute(
-                    "SELECT person_id, role, visible_to, dated, flat FROM person_activity "
-                    f"WHERE person_id IN ({','.join('?' * len(part))})", part)
-                out.extend((r[0], r[1], _json_list(r[2]), float(r[3]) * scale + float(r[4])) for r in rows)
-            return out
-        return self._activity_now(person_ids, half_life_days, now)
+        paces = dict(paces or {})
+        if not (isinstance(saved, dict) and saved.get("by_source") and half_life_days > 0
+                and saved.get("half_life_days") == half_life_days and saved.get("paces") == paces):
+            return self._activity_now(person_ids, half_life_days, now, paces)
+        since = _julian(now) - float(saved["julian_day"])
+        sums: dict[tuple[str, str, str], float] = {}
+        for start in range(0, len(person_ids), 500):
+            part = person_ids[start : start + 500]
+            for pid, role, visible_to, source, dated, flat in self.db.execute(
+                "SELECT person_id, role, visible_to, source, dated, flat FROM person_source_activity "
+                f"WHERE person_id IN ({','.join('?' * len(part))})", part):
+                key = (pid, role, visible_to)
+                scale = 0.5 ** (since / paces.get(source, half_life_days))
+                sums[key] = sums.get(key, 0.0) + float(dated) * scale + float(flat)
+        return [(pid, role, _json_list(vis), n) for (pid, role, vis), n in sums.items()]
 
-    def _activity_now(self, person_ids: list[str], half_life_days: float, now: datetime
-                      ) -> list[tuple[str, str, list[str], float]]:
+    def _activity_now(self, person_ids: list[str], half_life_days: float, now: datetime,
+                      paces: Mapping[str, float]) -> list[tuple[str, str, list[str], float]]:
         out: list[tuple[str, str, list[str], float]] = []
-        jnow = _julian(now)
+        _, values, args = _pace_table(paces)
         for start in range(0, len(person_ids), 500):
             part = person_ids[start : start + 500]
             rows = self.db.execute(
-                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR ? <= 0 THEN 1.0 "
-                "ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / ?) END) FROM contributions c "
-                f"JOIN documents d ON d.id = c.doc_id WHERE c.person_id IN ({','.join('?' * len(part))}) "
-                "GROUP BY c.person_id, c.role, d.visible_to",
-                [half_life_days, jnow, half_life_days or 1.0, *part])
-            out.extend((r[0], r[1], json.loads(r[2]), float(r[3])) for r in rows)
+                f"WITH pace(source, hl) AS (VALUES {values}) "
+                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR coalesce(p.hl, ?) <= 0 "
+                "THEN 1.0 ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / coalesce(p.hl, ?)) END) "
+                "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
+                f"WHERE c.person_id IN ({','.join('?' * len(part))}) GROUP BY c.person_id, c.role, d.visible_to",
+                [*args, half_life_days, _julian(now), half_life_days or 1.0, *part])
+            out.extend((r[0], r[1], _json_list(r[2]), float(r[3])) for r in rows)
         return out
 
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:

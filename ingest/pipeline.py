@@ -23,6 +23,7 @@ from tqdm import tqdm
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import GenerationWriter, Home
 from index.models import Chunk, Document, Failure, Unchanged
+from index.pace import activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.runs import RunLog, RunRecord, SourceRun, now_iso
 from index.settings import Settings, SourceSettings
@@ -308,7 +309,9 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
             writer.store.refresh_common_terms()
-            writer.store.refresh_activity(settings.experts.activity_half_life_days, datetime.now(UTC))
+            clocks = source_clocks(writer.store, settings.experts.pace_posts)
+            writer.store.refresh_activity(settings.experts.activity_half_life_days, datetime.now(UTC),
+                                          activity_paces(clocks, settings.experts.activity_half_life_posts))
             writer.fit_vectors(settings.vectors, cache)
             ingest.bar.close()
             record.generation = writer.name

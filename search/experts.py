@@ -3,9 +3,10 @@
 Retrieve passages for the query, weight each by its relevance, and credit the people who
 contributed to those documents by role, votes and recency — the author of the very passage
 that matched gets that passage's relevance; other contributors to the document get a share of
-the document's. A person's overall recency-weighted activity is a prior next to the topical
-evidence. Only people with topical evidence are suggested, each with the receipts that put
-them there.
+the document's. A person's recent answers are a prior next to the topical evidence. Recency
+counts in posts of the contribution's source (its pace measured over its latest posts), not
+in days: sites differ tenfold in pace. Only people with topical evidence are suggested, each
+with the receipts that put them there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from index.models import Person
+from index.pace import Clock, Clocks, activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.settings import ExpertSettings
 from index.store import ChunkHit, ContributionRow, PersonRow, Store
@@ -83,10 +85,24 @@ def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
     return 0.5 ** (days / half_life_days)
 
 
-def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime) -> float:
+
+
+def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
+            half_life_days: float, until_now: bool = False) -> float:
+    """Decay of a contribution: in posts of its source when that source has a clock, else in days.
+    Posts are counted until the source's latest post (is the evidence outdated by what came after?)
+    or, ``until_now``, until now at the source's pace (is the person still around? not on an archive)."""
+    clock = clocks.get(c.source) if clocks and half_life_posts > 0 else None
+    if clock is None:
+        return decay(c.at, now, half_life_days)
+    return clock.decay(c.at, half_life_posts, now if until_now else None)
+
+
+def contribution_weight(c: ContributionRow, p: ExpertSettings, now: datetime, clocks: Clocks | None = None
+                        ) -> float:
     role = p.role_weights.get(c.role, 0.5)
     votes = 1.0 + p.votes * math.log1p(max(0, c.score or 0))
-    return role * c.weight * votes * decay(c.at, now, p.half_life_days)
+    return role * c.weight * votes * recency(c, now, clocks, p.half_life_posts, p.half_life_days)
 
 
 def with_keyword(passages: list[Passage], keyword_hits: Mapping[int, float]) -> list[Passage]:
@@ -106,7 +122,8 @@ def relevance(x: Passage, p: ExpertSettings) -> float:
 
 
 def topical(passages: list[Passage], contributions: list[ContributionRow], p: ExpertSettings,
-            now: datetime) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
+            now: datetime, clocks: Clocks | None = None
+            ) -> tuple[dict[str, float], dict[str, list[tuple[float, ContributionRow]]]]:
     """Topical expertise per person, and the weighted contributions behind it."""
     if not passages:
         return {}, {}
@@ -124,18 +141,21 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
             continue
         rel = sec_rel.get((c.doc_id, c.section), 0.0) if c.section is not None else 0.0
         rel = max(rel, p.thread_share * doc_rel[c.doc_id])
-        w = rel * contribution_weight(c, p, now)
+        w = rel * contribution_weight(c, p, now, clocks)
         if w > 0:
             scores[c.person_id] += w
             why[c.person_id].append((w, c))
     return dict(scores), dict(why)
 
 
-def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime
-             ) -> dict[str, float]:
+def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime,
+             clocks: Clocks | None = None) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
-        out[c.person_id] += p.role_weights.get(c.role, 0.5) * decay(c.at, now, p.activity_half_life_days)
+        if c.role not in p.activity_roles:
+            continue
+        out[c.person_id] += p.role_weights.get(c.role, 0.5) * recency(
+            c, now, clocks, p.activity_half_life_posts, p.activity_half_life_days, until_now=True)
     return dict(out)
 
 
@@ -156,7 +176,8 @@ def query_tags(passages: list[Passage], doc_tags: Mapping[str, list[str]], p: Ex
 
 
 def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow],
-                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime) -> dict[str, float]:
+                doc_tags: Mapping[str, list[str]], p: ExpertSettings, now: datetime,
+                clocks: Clocks | None = None) -> dict[str, float]:
     """Model 1 on tags: how much each person contributed to the query's topics."""
     out: dict[str, float] = defaultdict(float)
     for c in contributions:
@@ -165,7 +186,7 @@ def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow]
             continue
         match = sum(qtags.get(t, 0.0) for t in tags)
         if match:
-            out[c.person_id] += match * contribution_weight(c, p, now)
+            out[c.person_id] += match * contribution_weight(c, p, now, clocks)
     return dict(out)
 
 
@@ -184,6 +205,7 @@ class ExpertFinder:
 
     def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
         self.settings = settings
+        self._clocks: tuple[tuple[str, int], dict[str, Clock]] | None = None
         resolver = PeopleResolver(aliases)
         self._excluded_names = {e.strip().lower() for e in settings.exclude}
         self._excluded_ids = {e for e in settings.exclude if e.startswith("p") and len(e) == 12}
@@ -191,6 +213,13 @@ class ExpertFinder:
             person = Person(name=e, emails=[e] if "@" in e else [],
                             handles=[e] if ":" in e and "@" not in e else [])
             self._excluded_ids.add(resolver.resolve(person).id)
+
+    def clocks(self, store: Store) -> dict[str, Clock]:
+        """Each source's pace, measured once per generation (a generation's store never changes)."""
+        key = (str(store.path), store.path.stat().st_mtime_ns if store.path.exists() else 0)
+        if self._clocks is None or self._clocks[0] != key:
+            self._clocks = (key, source_clocks(store, self.settings.pace_posts))
+        return self._clocks[1]
 
     def excluded(self, person: PersonRow) -> bool:
         return person.id in self._excluded_ids or person.name.strip().lower() in self._excluded_names
@@ -203,12 +232,14 @@ class ExpertFinder:
         now = now or datetime.now(UTC)
         doc_ids = list(dict.fromkeys(x.doc_id for x in passages))
         visible = [c for c in store.contributions_to(doc_ids) if viewer.can_see(c.visible_to)]
-        top, why = topical(passages, visible, p, now)
+        clocks = self.clocks(store)
+        top, why = topical(passages, visible, p, now, clocks)
         people = {r.id: r for r in store.people_by_ids(list(top))}
         top = {pid: s for pid, s in top.items() if pid in people and not self.excluded(people[pid])}
+        paces = activity_paces(clocks, p.activity_half_life_posts)
         act: dict[str, float] = defaultdict(float)  # overall activity, summed in SQL
-        for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now):
-            if viewer.can_see(visible_to):
+        for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
+            if viewer.can_see(visible_to) and role in p.activity_roles:
                 act[pid] += p.role_weights.get(role, 0.5) * n
         chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
         best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from index.generations import Home, LiveIndex
 from index.models import Contribution, Document, Person, Section
+from index.pace import activity_paces, make_clock
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 from ingest.pipeline import run_ingest
@@ -189,10 +191,77 @@ def test_activity_summed_in_sql_matches_the_contributions(forum_settings, fake_e
     expected = activity(store.contributions_of(people), p, NOW)
     got: dict[str, float] = {}
     for pid, role, _, n in store.activity_of(people, p.activity_half_life_days, NOW):
-        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)
+
+
+def test_recency_counts_in_posts_of_the_source_not_days():
+    # the same 100 days are 100 posts back on a busy site, one post back on a quiet one
+    busy = make_clock([NOW - timedelta(days=d) for d in range(101)])
+    quiet = make_clock([NOW - timedelta(days=d) for d in (0, 100, 200, 300)])
+    assert busy and quiet and busy.days_per_post == pytest.approx(1.0) and quiet.days_per_post == pytest.approx(100)
+    passages = [Passage("b", 1, 0.8), Passage("q", 1, 0.8)]
+    rows = [row("busy-veteran", "b", "answerer", days_ago=100, section=1),
+            replace(row("quiet-regular", "q", "answerer", days_ago=100, section=1), source="quiet")]
+    rows[0] = replace(rows[0], source="busy")
+    p = ExpertSettings(half_life_posts=10, activity_half_life_posts=10)
+    clocks = {"busy": busy, "quiet": quiet}
+    top, _ = topical(passages, rows, p, NOW, clocks)
+    assert top["quiet-regular"] > 5 * top["busy-veteran"]
+    act = activity(rows, p, NOW, clocks)
+    assert act["quiet-regular"] > 5 * act["busy-veteran"]
+    in_days = ExpertSettings(half_life_posts=0, activity_half_life_posts=0)  # the same age in days: a tie
+    top, _ = topical(passages, rows, in_days, NOW, clocks)
+    assert top["quiet-regular"] == pytest.approx(top["busy-veteran"])
+
+
+def test_activity_paced_in_sql_matches_the_contributions(forum_settings, fake_embedder):
+    ada, bob = Person("Ada", handles=["f:1"]), Person("Bob", handles=["f:2"])
+    docs = []
+    for i in range(12):  # a thread every 3 days; Ada answered the early ones, Bob the late ones
+        t = NOW - timedelta(days=3 * (12 - i))
+        who = ada if i < 6 else bob
+        docs.append(Document(
+            id=f"forum/{i}", source="forum", kind="forum", title=f"Question {i}", url=f"https://f/t/{i}",
+            sections=[Section(f"question {i}", author=who), Section(f"answer {i}", author=who)],
+            contributions=[Contribution(who, "asker", at=t, section=0),
+                           Contribution(who, "answerer", at=t + timedelta(hours=1), section=1)]))
+    _ingest_docs(forum_settings, fake_embedder, docs)
+    store = LiveIndex(Home(forum_settings.home)).get().store
+    finder = ExpertFinder(ExpertSettings(activity_half_life_posts=4))
+    clocks = finder.clocks(store)
+    assert set(clocks) == {"forum"} and clocks["forum"].last == NOW - timedelta(days=3, hours=-1)
+    p = finder.settings
+    expected = activity(store.contributions_of([ada.id, bob.id]), p, NOW, clocks)
+    paces = activity_paces(clocks, p.activity_half_life_posts)
+    got: dict[str, float] = {}
+    for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, NOW, paces):
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got == pytest.approx(expected) and got[bob.id] > 4 * got[ada.id]
+    # with the defaults the per-source sums stored at ingest are scaled, not recomputed: the same figures
+    p = ExpertSettings()
+    paces = activity_paces(clocks, p.activity_half_life_posts)
+    assert store.meta("activity")["paces"] == paces
+    later = datetime.now(UTC) + timedelta(days=30)
+    expected = activity(store.contributions_of([ada.id, bob.id]), p, later, clocks)
+    got = {}
+    for pid, role, _, n in store.activity_of([ada.id, bob.id], p.activity_half_life_days, later, paces):
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_an_archived_forum_gives_no_activity_prior_but_keeps_its_topical_evidence():
+    archive = {"old": make_clock([NOW - timedelta(days=1000 + d) for d in range(101)])}  # silent for 1000 days
+    last = replace(row("regular", "t", "answerer", days_ago=1000, section=1), source="old")
+    p = ExpertSettings(half_life_posts=10, activity_half_life_posts=10)
+    top, _ = topical([Passage("t", 1, 0.8)], [last], p, NOW, archive)
+    assert top["regular"] == pytest.approx(p.role_weights["answerer"])  # the archive's latest post: full weight
+    assert activity([last], p, NOW, archive)["regular"] < 1e-6  # but nobody there is answering now
 
 
 @pytest.mark.parametrize("half_life", [7.0, 3.0])  # 7: precomputed at ingest; 3: summed per search
@@ -206,7 +275,8 @@ def test_activity_is_right_long_after_the_generation_was_made(forum_settings, fa
     expected = activity(store.contributions_of(people), p, later)
     got: dict[str, float] = {}
     for pid, role, _, n in store.activity_of(people, half_life, later):
-        got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
+        if role in p.activity_roles:
+            got[pid] = got.get(pid, 0.0) + p.role_weights.get(role, 0.5) * n
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)

@@ -26,12 +26,15 @@ from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache
 from index.models import Document, text_hash
+from index.pace import POST_ROLES, Clock, make_clock
 from index.people import PeopleResolver
 from index.settings import ExpertSettings, Settings, SourceSettings
 from index.store import ContributionRow
 
 from ..experts import Passage, activity, combine, decay, query_tags, tag_profile, topical
 from ..snippets import query_terms
+
+SOURCE = "se"  # the one source of an evaluated dump
 
 
 @dataclass
@@ -100,7 +103,8 @@ def _add_thread(doc: Document, resolver: PeopleResolver, posts: list[Post],
         pid = resolver.resolve(c.person).id
         if c.at is None:
             continue
-        contributions.append(ContributionRow(doc.id, pid, c.role, c.weight, c.at, c.section, c.score))
+        contributions.append(ContributionRow(doc.id, pid, c.role, c.weight, c.at, c.section, c.score,
+                                             source=SOURCE))
         if c.role in ("asker", "answerer") and c.section is not None:
             times[c.section] = c.at
         asker = pid if c.role == "asker" else asker
@@ -169,14 +173,23 @@ class Evaluation:
         self.dump, self.vectors, self.candidates = dump, vectors, candidates
         self.keyword = KeywordIndex(dump.posts)
         self.by_doc: dict[str, list[ContributionRow]] = defaultdict(list)
+        self.post_times: list[datetime] = []  # of the posts consumed so far, for the site's pace
         self._ci = 0  # contributions consumed so far (time order)
 
     def _advance(self, t: datetime) -> list[ContributionRow]:
         cs = self.dump.contributions
         while self._ci < len(cs) and (cs[self._ci].at or datetime.min) < t:
-            self.by_doc[cs[self._ci].doc_id].append(cs[self._ci])
+            c = cs[self._ci]
+            self.by_doc[c.doc_id].append(c)
+            if c.role in POST_ROLES and c.at is not None:
+                self.post_times.append(c.at)
             self._ci += 1
         return cs[: self._ci]
+
+    def clocks(self, p: ExpertSettings) -> dict[str, Clock]:
+        """The site's pace over its latest posts so far, as ExpertFinder measures it on a store."""
+        clock = make_clock(self.post_times[-max(2, p.pace_posts):])
+        return {SOURCE: clock} if clock else {}
 
     def dense(self, qi: int) -> list[tuple[int, float]]:
         sims = self.vectors[:qi] @ self.vectors[qi]
@@ -195,12 +208,13 @@ class Evaluation:
                         for i, s in self.dense(qi)]
             docs = {x.doc_id for x in passages}
             contribs = [c for d in docs for c in self.by_doc.get(d, [])]
-            top, _ = topical(passages, contribs, p, t)
+            clocks = self.clocks(p)
+            top, _ = topical(passages, contribs, p, t, clocks)
             profile: dict[str, float] = {}
             if p.tags:
                 qtags = query_tags(passages, self.dump.tags, p)
-                profile = tag_profile(qtags, before, self.dump.tags, p, t)
-            return [pid for pid, _ in combine(top, activity(before, p, t), p, profile)]
+                profile = tag_profile(qtags, before, self.dump.tags, p, t, clocks)
+            return [pid for pid, _ in combine(top, activity(before, p, t, clocks), p, profile)]
         return run
 
     def most_active(self, half_life: float = 0.0) -> Method:
@@ -236,6 +250,7 @@ class Evaluation:
         if sample and sample < len(tests):
             tests = sorted(random.Random(seed).sample(tests, sample))
         self.by_doc.clear()
+        self.post_times.clear()
         self._ci = 0
         scores = {name: Scores() for name in methods}
         for qi, accepted, asker in tqdm(tests, desc="questions", disable=not progress):
