@@ -106,26 +106,10 @@ def m003_common_terms(db: sqlite3.Connection) -> None:
     )
 
 
-def m004_person_activity(db: sqlite3.Connection) -> None:
-    """Each person's recency-weighted contribution count per role and audience, as of one
-    moment (``Store.refresh_activity``); filled when a generation is finished."""
-    db.executescript(
-        """
-        CREATE TABLE person_activity (
-            person_id TEXT NOT NULL,
-            role TEXT NOT NULL,
-            visible_to TEXT NOT NULL,
-            dated REAL NOT NULL,
-            flat REAL NOT NULL,
-            PRIMARY KEY (person_id, role, visible_to)
-        ) WITHOUT ROWID;
-        """
-    )
-
-
-def m005_person_source_activity(db: sqlite3.Connection) -> None:
-    """``person_activity`` per source as well: each source ages at its own pace (``[experts]
-    activity_half_life_posts``), so the stored sums are scaled per source."""
+def m004_person_source_activity(db: sqlite3.Connection) -> None:
+    """Each person's recency-weighted contribution count per role, audience and source, as of
+    one moment (``Store.refresh_activity``), filled when a generation is finished; per source
+    because each source ages at its own pace (``[experts] activity_half_life_posts``)."""
     db.executescript(
         """
         CREATE TABLE person_source_activity (
@@ -142,7 +126,7 @@ def m005_person_source_activity(db: sqlite3.Connection) -> None:
 
 
 STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
-                                     m004_person_activity, m005_person_source_activity]
+                                     m004_person_source_activity]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:
