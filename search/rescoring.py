@@ -22,6 +22,16 @@ normalisation (0.715-0.745), chunk-level fusion before grouping (0.739-0.745), s
 document's chunk BM25 (0.706-0.734), a longer stop-word list (+0.1 on SciFact, -0.7 on
 cardano.SE), mean-of-chunks document vectors, query-term coverage. What helped on every set is
 whole-document BM25 as a third run (``[search] document_keyword_weight``, see searcher.py).
+Measured against that configuration (SciFact train 0.7469 / cardano.SE 0.8772 on the same
+candidates, offline over dumped per-document evidence) and not kept: a second vector
+granularity, windows of 3 sentences (stride 2, title prefixed) inside each chunk, their best
+cosine per document mixed into dense, max'ed with it or fused as a fourth run (SciFact
+0.7482-0.7498, cardano 0.8755-0.8773; dense alone 0.681 → 0.692 on SciFact; 1.9x the chunk
+vectors to store and encode); BM25 k1/b other than FTS5's fixed 1.2/0.75 (k1 0.9-2.0, b
+0.3-0.9, recomputed from ``fts5vocab``: 0.7439-0.7470, cardano 0.8723-0.8783, against 0.7457
+and 0.8772 with 1.2/0.75 recomputed the same way); title column weight 0.5-3 in whole-document
+and chunk BM25 (0.7431-0.7462 against 0.7457); z-score instead of min-max over the three
+complete runs (0.2/0.2: 0.7473, cardano 0.8784, within noise; other weights no better).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).
