@@ -141,6 +141,21 @@ def test_fast_typing_sends_one_request(site, b):
     assert api == [f"{site}/api/search?q=laptop+first&experts=false", f"{site}/api/experts?q=laptop+first"]
 
 
+def test_experts_wait_until_typing_pauses(site, b):
+    page = b.new_page()
+    api: list[str] = []
+    page.on("request", lambda r: api.append(r.url) if "/api/" in r.url else None)
+    page.goto(f"{site}/")
+    page.locator("#q").focus()
+    for word in ["laptop", " first", " day"]:
+        page.keyboard.type(word)
+        page.wait_for_timeout(150)  # longer than the debounce, shorter than the experts' pause
+    page.wait_for_selector("aside.experts .expert-name")
+    assert f"{site}/api/search?q=laptop+first+day&experts=false" in api
+    # results came as you typed; the experts (dearer) only for the query typing stopped at
+    assert [u for u in api if "/api/experts" in u] == [f"{site}/api/experts?q=laptop+first+day"]
+
+
 def test_a_stale_response_never_replaces_newer_results(site, b):
     page = b.new_page()
     held, failed = [], []
