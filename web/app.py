@@ -114,7 +114,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         async with search_slots:
             if await request.is_disconnected():
                 return Response(status_code=499)
-            return await run_in_threadpool(_search_json, s, q, k, page, experts, flt, viewer)
+            # a JSONResponse skips FastAPI's jsonable_encoder: ~2 ms of a ~30 ms search on the sample
+            return JSONResponse(await run_in_threadpool(_search_json, s, q, k, page, experts, flt, viewer))
 
     @app.get("/api/similar", summary="More like this: documents closest to a document")
     def api_similar(s: SearcherDep, viewer: ViewerDep, flt: FilterDep,
@@ -128,7 +129,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
             if await request.is_disconnected():
                 return Response(status_code=499)
             found = await run_in_threadpool(s.experts, q, k, viewer, flt)
-        return {"query": q, "experts": [e.to_json() for e in found]}
+        return JSONResponse({"query": q, "experts": [e.to_json() for e in found]})
 
     @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
     def api_person(s: SearcherDep, viewer: ViewerDep, person_id: str) -> dict[str, Any]:
