@@ -17,6 +17,16 @@ from .store import Store
 POST_ROLES = ("asker", "answerer", "author")  # contributions that are posts: they set a source's pace
 
 
+def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
+    """0.5 ** (days from ``at`` to ``now`` / half-life); 1 when undated or the half-life is 0."""
+    if at is None or half_life_days <= 0:
+        return 1.0
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    days = max(0.0, (now - at).total_seconds() / 86400)
+    return 0.5 ** (days / half_life_days)
+
+
 @dataclass(frozen=True)
 class Clock:
     """A source's pace: the time of its latest post and the days per post lately."""
@@ -26,11 +36,7 @@ class Clock:
 
     def decay(self, at: datetime | None, half_life_posts: float, until: datetime | None = None) -> float:
         """Decay of what happened ``at``, by the posts (at this pace) until ``until``, default the latest post."""
-        if at is None or half_life_posts <= 0:
-            return 1.0
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        days = max(0.0, ((until or self.last) - at).total_seconds() / 86400)
-        return 0.5 ** (days / (half_life_posts * self.days_per_post))
+        return decay(at, until or self.last, half_life_posts * self.days_per_post)
 
 
 Clocks = Mapping[str, Clock]  # source -> its clock

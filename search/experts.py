@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from index.models import Person
-from index.pace import Clock, Clocks, activity_paces, source_clocks
+from index.pace import Clock, Clocks, activity_paces, decay, source_clocks
 from index.people import PeopleResolver
 from index.settings import ExpertSettings
 from index.store import ChunkHit, ContributionRow, PersonRow, Store
@@ -74,17 +74,6 @@ class Expert:
                            "profile_url": f"/people/{self.person.id}"},
                 "score": round(self.score, 4), "reason": self.reason,
                 "evidence": [e.to_json() for e in self.evidence]}
-
-
-def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
-    if at is None or half_life_days <= 0:
-        return 1.0
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    days = max(0.0, (now - at).total_seconds() / 86400)
-    return 0.5 ** (days / half_life_days)
-
-
 
 
 def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
