@@ -23,11 +23,11 @@ import numpy as np
 
 from index.generations import STORE_FILE, VECTORS_FILE
 from index.pace import activity_paces, source_clocks
-from index.settings import ExpertSettings, VectorSettings
+from index.settings import ExpertSettings, SearchSettings, VectorSettings
 from index.store import Store
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 4  # bump when the way synthetic data is made changes
+RECIPE = 5  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
@@ -98,6 +98,7 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
     db.close()
     store = Store.open_write(path)  # as a finished generation: the common terms counted
     store.refresh_common_terms()
+    store.refresh_impacts(tuple(SearchSettings().bm25_weights))
     p = ExpertSettings()
     store.refresh_activity(p.activity_half_life_days, datetime.now(UTC),
                            activity_paces(source_clocks(store, p.pace_posts), p.activity_half_life_posts))

@@ -125,8 +125,24 @@ def m004_person_source_activity(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_impacts(db: sqlite3.Connection) -> None:
+    """Each full-text term's rows and BM25 impacts (``index/impacts.py``), filled when a
+    generation is finished."""
+    db.executescript(
+        """
+        CREATE TABLE impacts (
+            fts TEXT NOT NULL,
+            term TEXT NOT NULL,
+            rows BLOB NOT NULL,
+            scores BLOB NOT NULL,
+            PRIMARY KEY (fts, term)
+        );
+        """
+    )
+
+
 STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
-                                     m004_person_source_activity]
+                                     m004_person_source_activity, m005_impacts]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import term_stats
+from . import impacts, term_stats
 from .filters import ChunkFilter
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
@@ -359,6 +359,42 @@ class Store:
         self.begin()
         term_stats.refresh(self.db)
         self.commit()
+
+    def refresh_impacts(self, chunk_weights: tuple[float, ...]) -> None:
+        """Recompute every term's BM25 impacts (once per generation, when it is finished)."""
+        self.begin()
+        impacts.refresh(self.db, {"chunks_fts": chunk_weights})
+        self.commit()
+        self.__dict__.pop("_impact_info", None)
+
+    def impact_info(self, table: str) -> impacts.TableInfo | None:
+        """How ``table``'s stored impacts were built (None: they were not, an older store)."""
+        known = self.__dict__.setdefault("_impact_info", {})
+        if table not in known:
+            known[table] = impacts.table_info(self.db, table)
+        return known[table]
+
+    def impact_search(self, table: str, tokens: list[str], limit: int, allowed: Any = None
+                      ) -> list[tuple[int, float]]:
+        """(rowid, BM25) of ``table`` from the stored impacts (``index/impacts.py``)."""
+        info = self.impact_info(table)
+        if info is None:
+            raise LookupError(f"{self.path} has no BM25 impacts for {table}")
+        return impacts.search(self.db, table, info, tokens, limit, allowed)
+
+    def document_ids(self, rowids: list[int]) -> dict[int, str]:
+        """Document id per documents rowid (as ``documents_fts`` rows are numbered)."""
+        out: dict[int, str] = {}
+        for start in range(0, len(rowids), 500):
+            part = rowids[start : start + 500]
+            out.update((int(r[0]), str(r[1])) for r in self.db.execute(
+                f"SELECT rowid, id FROM documents WHERE rowid IN ({','.join('?' * len(part))})", part))
+        return out
+
+    def allowed_document_rowids(self, flt: ChunkFilter) -> list[int]:
+        """Rowids of the documents passing ``flt``."""
+        cond, args = _filter_sql(flt)
+        return [r[0] for r in self.db.execute(f"SELECT d.rowid FROM documents d WHERE {cond}", args)]
 
     def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None,
                                 select: str | None = None) -> list[tuple[str, float]]:

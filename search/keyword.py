@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from index.filters import ChunkFilter
+from index.impacts import stems
 from index.store import Store
 from index.term_stats import FLOOR
 
@@ -101,17 +104,52 @@ class KeywordRetriever:
             return _any(terms), None
         return planned_expression(terms, store.term_rows(table, terms), self.max_rows)
 
-    def retrieve(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None
-                 ) -> list[tuple[int, float]]:
-        """Best ``k`` (chunk id, score) pairs, best first; scores are positive BM25."""
+    def _tokens(self, store: Store, table: str, terms: list[str], weights: tuple[float, ...]
+                ) -> list[str] | None:
+        """The query's FTS5 tokens when ``table``'s stored impacts can rank them exactly:
+        they exist, with these column ``weights``, and every term is one token (a term of
+        several tokens is a phrase, which only FTS5 can match)."""
+        info = store.impact_info(table)
+        if info is None or info.weights != tuple(float(w) for w in weights):
+            return None
+        tokens = [stems(t) for t in terms]
+        if any(len(t) > 1 for t in tokens):
+            return None
+        return [t[0] for t in tokens if t]
+
+    def retrieve(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None,
+                 allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Best ``k`` (chunk id, score) pairs, best first; scores are positive BM25.
+        ``allowed``: the chunk ids ``flt`` lets through, when the caller has them."""
+        terms = keyword_terms(query)
+        if not terms:
+            return []
+        tokens = self._tokens(store, "chunks_fts", terms, self.weights)
+        if tokens is not None:
+            if flt is not None and not flt.is_empty and allowed is None:
+                allowed = np.asarray(store.allowed_chunk_ids(flt), dtype=np.int64)
+            return store.impact_search("chunks_fts", tokens, k, allowed if flt is not None and not flt.is_empty
+                                       else None)
         plan = self._plan(store, "chunks_fts", query)
         if plan is None:
             return []
         return store.keyword_search(plan[0], self.weights, k, flt, select=plan[1])
 
-    def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None
-                           ) -> dict[str, float]:
-        """Best ``k`` documents by whole-document BM25 (document id → positive score)."""
+    def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None,
+                           allowed: np.ndarray | None = None) -> dict[str, float]:
+        """Best ``k`` documents by whole-document BM25 (document id → positive score).
+        ``allowed``: the rowids of the documents ``flt`` lets through, when the caller has them."""
+        terms = keyword_terms(query)
+        if not terms:
+            return {}
+        tokens = self._tokens(store, "documents_fts", terms, (1.0, 1.0))
+        if tokens is not None:
+            filtered = flt is not None and not flt.is_empty
+            if filtered and allowed is None:
+                allowed = np.asarray(store.allowed_document_rowids(flt), dtype=np.int64)  # type: ignore[arg-type]
+            hits = store.impact_search("documents_fts", tokens, k, allowed if filtered else None)
+            ids = store.document_ids([r for r, _ in hits])
+            return {ids[r]: s for r, s in hits if r in ids}
         plan = self._plan(store, "documents_fts", query)
         if plan is None:
             return {}

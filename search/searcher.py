@@ -77,7 +77,7 @@ class Searcher:
         self.dense = DenseRetriever()
         self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
                               if settings.cross_encoder else None)
-        self._allowed_cache: OrderedDict[tuple[str, ChunkFilter], np.ndarray] = OrderedDict()
+        self._allowed_cache: OrderedDict[tuple[str, ChunkFilter, bool], np.ndarray] = OrderedDict()
 
     # ---- ranking ---------------------------------------------------------------------
 
@@ -92,15 +92,16 @@ class Searcher:
         fetch = max(self.settings.candidates, depth * 3)
         mode = self.settings.mode
         # the keyword runs (SQLite) go on beside the query encoding and FAISS: all release the GIL
-        kw_job = _KEYWORD_RUNS.submit(self.keyword.retrieve, reader.store, query, fetch, flt) \
+        allowed = self._allowed(reader, flt)
+        kw_job = _KEYWORD_RUNS.submit(self.keyword.retrieve, reader.store, query, fetch, flt, allowed) \
             if mode != "dense" else None
-        doc_job = _KEYWORD_RUNS.submit(self.keyword.retrieve_documents, reader.store, query, fetch, flt) \
+        doc_job = _KEYWORD_RUNS.submit(self.keyword.retrieve_documents, reader.store, query, fetch, flt,
+                                       self._allowed(reader, flt, documents=True)) \
             if mode == "hybrid" and self.settings.document_keyword_weight > 0 else None
         qvec = self.embedder.encode([query])[0] if mode != "keyword" else None
         dn_hits: list[tuple[int, float]] = []
         if qvec is not None:
-            dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense),
-                                          self._allowed(reader, flt))
+            dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense), allowed)
         kw_hits = kw_job.result() if kw_job is not None else []
         chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
         doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
@@ -142,14 +143,18 @@ class Searcher:
         return {"keyword": s.keyword_weight, "document": s.document_keyword_weight,
                 "dense": 1.0 - s.keyword_weight - s.document_keyword_weight}
 
-    def _allowed(self, reader: IndexReader, flt: ChunkFilter | None) -> np.ndarray | None:
-        """Chunk ids passing ``flt``, cached per generation (None: everything is allowed)."""
+    def _allowed(self, reader: IndexReader, flt: ChunkFilter | None, documents: bool = False
+                 ) -> np.ndarray | None:
+        """Chunk ids (``documents``: document rowids) passing ``flt``, cached per generation
+        (None: everything is allowed)."""
         if flt is None or flt.is_empty:
             return None
-        key = (reader.generation, flt)
+        key = (reader.generation, flt, documents)
         ids = self._allowed_cache.get(key)
         if ids is None:
-            ids = np.asarray(reader.store.allowed_chunk_ids(flt), dtype="int64")
+            found = (reader.store.allowed_document_rowids(flt) if documents
+                     else reader.store.allowed_chunk_ids(flt))
+            ids = np.asarray(found, dtype="int64")
             self._allowed_cache[key] = ids
             while len(self._allowed_cache) > 64:
                 self._allowed_cache.popitem(last=False)
@@ -201,7 +206,8 @@ class Searcher:
         n = self.expert_finder.settings.candidates
         flt = viewer.restrict(flt)
         cands = self.candidates(reader, query, n, flt)
-        kw = (self.keyword.retrieve(reader.store, query, max(n, self.settings.candidates), flt)
+        kw = (self.keyword.retrieve(reader.store, query, max(n, self.settings.candidates), flt,
+                                   self._allowed(reader, flt))
               if self.expert_finder.settings.keyword and self.settings.mode != "dense" else [])
         return self._experts(reader, cands, query, kw, k, viewer)
 

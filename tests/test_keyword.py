@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index.filters import ChunkFilter
 from index.generations import Home, LiveIndex
 from index.models import Chunk, Document, Section
 from index.store import Store
@@ -22,8 +24,10 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
+@pytest.fixture(scope="module", params=["impacts", "fts5"])
+def store(tmp_path_factory, request):
+    """The same little corpus searched through the stored impacts and (a store without
+    them, as an older one) through FTS5's bm25()."""
     s = Store.open_write(tmp_path_factory.mktemp("kw") / "store.sqlite")
     docs = [
         ("d/1", "Expenses", "You can expense a desk and a chair for your home office."),
@@ -34,6 +38,9 @@ def store(tmp_path_factory):
     for doc_id, title, text in docs:
         doc = Document(id=doc_id, source="d", kind="wiki", title=title, sections=[Section(text)])
         s.put_document(doc, [Chunk(doc_id=doc_id, position=0, text=text, title=title)])
+    if request.param == "impacts":
+        s.refresh_impacts((1.0, 1.0, 1.0))
+    assert (s.impact_info("chunks_fts") is not None) == (request.param == "impacts")
     yield s
     s.close()
 
@@ -132,3 +139,69 @@ def test_planned_expression_is_plain_or_within_the_budget():
     # the rare terms pick the rows, every term ranks them
     assert planned_expression(["c", "b", "a"], rows, 1000) == ('"c" OR "b" OR "a"', '"b" OR "a"')
     assert planned_expression(["c", "b"], {"c": 5000, "b": 3000}, 1000) == ('"c" AND "b"', None)
+
+
+WORDS = ("chair desk expense office travel flight portal economy report weekly running runs "
+         "zeppelin hangar budget approval manager laptop monitor keyboard").split()
+
+
+def _random_store(path, seed: int = 7) -> Store:
+    """Chunks and documents of random lengths and words, in every column."""
+    import random
+    rnd = random.Random(seed)
+    s = Store.open_write(path)
+    for d in range(60):
+        doc_id = f"r/{d}"
+        chunks = [Chunk(doc_id=doc_id, position=p, title=" ".join(rnd.choices(WORDS, k=rnd.randint(1, 4))),
+                        heading=" ".join(rnd.choices(WORDS, k=rnd.randint(0, 3))),
+                        text=" ".join(rnd.choices(WORDS, k=rnd.randint(1, 80))))
+                  for p in range(rnd.randint(1, 4))]
+        doc = Document(id=doc_id, source="r", kind="wiki", title=chunks[0].title,
+                       sections=[Section(c.text, heading=c.heading) for c in chunks])
+        s.put_document(doc, chunks)
+    return s
+
+
+QUERIES = ["chair", "desk chair", "running runs ran", "zeppelin weekly report budget", "chair chair",
+           "laptop monitor keyboard manager approval", "absent words only", "the chair of the desk"]
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0, 1.0), (3.0, 0.5, 1.0)])
+def test_stored_impacts_rank_as_fts5_bm25_does(tmp_path, weights):
+    s = _random_store(tmp_path / "store.sqlite")
+    s.refresh_impacts(weights)
+    kr = KeywordRetriever(weights)
+    for q in QUERIES:
+        fts = s.keyword_search(match_expression(q), weights, 500)
+        fast = kr.retrieve(s, q, 500)
+        assert [c for c, _ in fast] == [c for c, _ in fts], q  # ties in rowid order, as FTS5
+        assert [v for _, v in fast] == pytest.approx([v for _, v in fts], rel=1e-5), q
+        fts_docs = dict(s.document_keyword_search(match_expression(q), 500))
+        assert kr.retrieve_documents(s, q, 500) == pytest.approx(fts_docs, rel=1e-5), q
+    # the best 5 of many are the first 5 of the full ranking
+    assert kr.retrieve(s, "chair desk", 5) == kr.retrieve(s, "chair desk", 500)[:5]
+    s.close()
+
+
+def test_impacts_keep_to_the_filter_and_fall_back_to_fts5_when_they_cannot_answer(tmp_path):
+    s = _random_store(tmp_path / "store.sqlite")
+    s.refresh_impacts((1.0, 1.0, 1.0))
+    flt = ChunkFilter(exclude_docs=tuple(f"r/{d}" for d in range(0, 60, 2)))
+    allowed = set(s.allowed_chunk_ids(flt))
+    hits = KeywordRetriever().retrieve(s, "chair desk", 500, flt)
+    assert hits and {c for c, _ in hits} <= allowed
+    assert hits == KeywordRetriever().retrieve(s, "chair desk", 500, flt, np.array(sorted(allowed)))
+    assert [c for c, _ in hits] == [c for c, _ in s.keyword_search(match_expression("chair desk"), (1, 1, 1), 500, flt)]
+    docs = KeywordRetriever().retrieve_documents(s, "chair desk", 500, flt)
+    assert docs and all(int(d[2:]) % 2 == 1 for d in docs)
+    # other column weights than the stored ones: FTS5 ranks, with the weights asked for
+    other = KeywordRetriever((5.0, 1.0, 1.0)).retrieve(s, "chair", 500)
+    assert other == s.keyword_search('"chair"', (5.0, 1.0, 1.0), 500)
+    s.close()
+
+
+def test_query_terms_become_fts5s_own_tokens():
+    from index.impacts import stems
+    assert stems("running") == ("run",)
+    assert stems("Café") == ("cafe",)
+    assert stems("!!") == ()
