@@ -32,6 +32,7 @@ class Latencies:
     concurrent_seconds: float
     errors: int
     server_rss_mb: float
+    page: list[float]  # single client, as the search page asks: without the experts
 
 
 def free_port() -> int:
@@ -91,8 +92,9 @@ class _Client:
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def search(self, query: str) -> tuple[int, bytes]:
-        self.conn.request("GET", "/api/search?" + urllib.parse.urlencode({"q": query, "k": 10}))
+    def search(self, query: str, experts: bool = True) -> tuple[int, bytes]:
+        params = {"q": query, "k": 10, **({} if experts else {"experts": "false"})}
+        self.conn.request("GET", "/api/search?" + urllib.parse.urlencode(params))
         r = self.conn.getresponse()
         return r.status, r.read()
 
@@ -101,12 +103,12 @@ class _Client:
 
 
 def _loop(client: _Client, queries: list[str], count: int, out: list[float], errors: list[int],
-          deadline: float) -> None:
+          deadline: float, experts: bool = True) -> None:
     for i in range(count):
         if time.monotonic() > deadline:
             break
         t0 = time.perf_counter()
-        status, body = client.search(queries[i % len(queries)])
+        status, body = client.search(queries[i % len(queries)], experts)
         out.append((time.perf_counter() - t0) * 1000)
         if status != 200 or not json.loads(body).get("hits"):
             errors.append(status)
@@ -118,6 +120,8 @@ def measure(server: Server, queries: list[str], single: int, concurrent: int, th
     _loop(client, queries, 20, [], errors, time.monotonic() + DEADLINE_S)  # warm-up
     one: list[float] = []
     _loop(client, queries, single, one, errors, time.monotonic() + DEADLINE_S)
+    page: list[float] = []
+    _loop(client, queries, single, page, errors, time.monotonic() + DEADLINE_S, experts=False)
     client.close()
     many: list[list[float]] = [[] for _ in range(threads)]
     clients = [_Client(server.port) for _ in range(threads)]
@@ -135,13 +139,14 @@ def measure(server: Server, queries: list[str], single: int, concurrent: int, th
     seconds = time.perf_counter() - t0
     for c in clients:
         c.close()
-    return Latencies(one, [x for m in many for x in m], seconds, len(errors), server.rss_mb())
+    return Latencies(one, [x for m in many for x in m], seconds, len(errors), server.rss_mb(), page)
 
 
 def summary(lat: Latencies) -> dict[str, float]:
     n = len(lat.concurrent)
     return {
         "single_p50_ms": percentile(lat.single, 50), "single_p99_ms": percentile(lat.single, 99),
+        "page_p50_ms": percentile(lat.page, 50), "page_p99_ms": percentile(lat.page, 99),
         "c8_p50_ms": percentile(lat.concurrent, 50), "c8_p99_ms": percentile(lat.concurrent, 99),
         "c8_qps": n / lat.concurrent_seconds if lat.concurrent_seconds else 0.0,
     }
