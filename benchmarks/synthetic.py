@@ -97,7 +97,6 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
     db.execute("COMMIT")
     db.close()
     store = Store.open_write(path)  # as a finished generation: the common terms counted
-    store.refresh_common_terms()
     store.refresh_impacts(tuple(SearchSettings().bm25_weights))
     p = ExpertSettings()
     store.refresh_activity(p.activity_half_life_days, datetime.now(UTC),

@@ -92,8 +92,8 @@ DOCUMENT_TEXT_SQL = ("(SELECT coalesce(group_concat(json_extract(s.value, '$.hea
                      "json_extract(s.value, '$.text'), char(10) || char(10)), '') FROM json_each(sections) s)")
 
 def m003_common_terms(db: sqlite3.Connection) -> None:
-    """Rows matched by each frequent full-text term (``index/term_stats.py``); filled when a
-    generation is finished."""
+    """Rows matched by each frequent full-text term, for a row bound on keyword search that
+    the stored impacts (m005) made unnecessary; no longer filled."""
     db.executescript(
         """
         CREATE TABLE common_terms (

@@ -120,16 +120,6 @@ class SearchSettings:
         "fusion; dense gets 1 minus both keyword weights.",
     )
     rrf_k: int = _f(60, "Rank constant of reciprocal-rank fusion.")
-    keyword_max_rows: int = _f(
-        0,
-        "0 = exact BM25 over every row a query matches (the default: any bound measured costs "
-        "quality). Otherwise keyword search ranks about this many rows per query at most "
-        "(chunks, and documents for the whole-document run), as Elasticsearch's common terms "
-        "query: when the query's terms match more rows together, the rows of the rarest terms "
-        "that fit are ranked by every term; when even the rarest alone matches more, the rows "
-        "with every term. For very large corpora, where FTS5 spends ~4 us on every matched "
-        "row; at least 1000.",
-    )
     bm25_weights: list[float] = _f(lambda: [1.0, 1.0, 1.0], "BM25 weights of the title, heading and text of a chunk.")
     rescore: bool = _f(
         True,

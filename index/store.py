@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import impacts, term_stats
+from . import impacts
 from .filters import ChunkFilter
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
@@ -323,13 +323,12 @@ class Store:
         return out
 
     def keyword_search(self, match: str, weights: tuple[float, float, float], limit: int,
-                       flt: ChunkFilter | None = None, select: str | None = None
-                       ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression.
+                       flt: ChunkFilter | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression, ranked by
+        FTS5's ``bm25()`` (``impact_search`` gives the same scores faster).
 
         ``weights`` are the title, heading and text column weights; ``flt`` restricts the
-        documents inside the query; ``select``, a second MATCH expression, picks the rows
-        that are ranked (by ``match``), as ``search/keyword.py`` plans it.
+        documents inside the query.
         """
         where, args = "chunks_fts MATCH ?", [match]
         join = ""
@@ -337,28 +336,10 @@ class Store:
             join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
-        if select is not None:  # "+": filter the MATCH rows, don't run the MATCH once per row
-            where += " AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
-            args.append(select)
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
                f"WHERE {where} ORDER BY s LIMIT ?")
         rows = self.db.execute(sql, [*weights, *args, limit])
         return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def fts_rows(self, table: str) -> int | None:
-        """Rows of a full-text table as of the last ``refresh_common_terms`` (None: never)."""
-        return term_stats.table_rows(self.db, table)
-
-    def term_rows(self, table: str, terms: list[str]) -> dict[str, int]:
-        """Rows of ``table`` (chunks_fts or documents_fts) each query term matches, as far as
-        ``term_stats`` knows (at least ``term_stats.FLOOR``)."""
-        return term_stats.term_rows(self.db, table, terms)
-
-    def refresh_common_terms(self) -> None:
-        """Recount the frequent full-text terms (once per generation, when it is finished)."""
-        self.begin()
-        term_stats.refresh(self.db)
-        self.commit()
 
     def refresh_impacts(self, chunk_weights: tuple[float, ...]) -> None:
         """Recompute every term's BM25 impacts (once per generation, when it is finished)."""
@@ -396,18 +377,15 @@ class Store:
         cond, args = _filter_sql(flt)
         return [r[0] for r in self.db.execute(f"SELECT d.rowid FROM documents d WHERE {cond}", args)]
 
-    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None,
-                                select: str | None = None) -> list[tuple[str, float]]:
-        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression
-        (``select``: as in ``keyword_search``); nothing from a store older than the
+    def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
+                                ) -> list[tuple[str, float]]:
+        """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression;
+        nothing from a store older than the
         ``documents_fts`` table (until it is re-indexed)."""
         where, args = "documents_fts MATCH ?", [match]
         if flt is not None and not flt.is_empty:
             cond, cargs = _filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
-        if select is not None:
-            where += " AND +documents_fts.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
-            args.append(select)
         sql = ("SELECT d.id, bm25(documents_fts) AS s FROM documents_fts JOIN documents d "
                f"ON d.rowid = documents_fts.rowid WHERE {where} ORDER BY s LIMIT ?")
         try:

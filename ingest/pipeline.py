@@ -308,7 +308,6 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             if not opts.only:
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
-            writer.store.refresh_common_terms()
             writer.store.refresh_impacts(tuple(settings.search.bm25_weights))
             clocks = source_clocks(writer.store, settings.experts.pace_posts)
             writer.store.refresh_activity(settings.experts.activity_half_life_days, datetime.now(UTC),

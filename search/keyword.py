@@ -17,7 +17,6 @@ import numpy as np
 from index.filters import ChunkFilter
 from index.impacts import stems
 from index.store import Store
-from index.term_stats import FLOOR
 
 # letters and digits, as FTS5's unicode61 tokenizer sees them ("_" separates)
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -56,53 +55,13 @@ def _any(terms: list[str]) -> str:
     return " OR ".join(_quoted(t) for t in terms)
 
 
-def planned_expression(terms: list[str], rows: dict[str, int], max_rows: int) -> tuple[str, str | None]:
-    """(rank, select): the MATCH expression that ranks, and the one that picks the rows it
-    ranks (None: every row ``rank`` matches), so that about ``max_rows`` rows at most are
-    ranked, given the rows each term matches (``Store.term_rows``). As Elasticsearch's common
-    terms query:
-
-    - every term, ORed, when they match at most ``max_rows`` rows together (exact BM25);
-    - else the rows of the rarest terms that fit are ranked by every term (a commoner term
-      adds to the score of a row it is in but brings no row by itself);
-    - when even the rarest term alone matches more, the rows that hold every term.
-    """
-    every = _any(terms)
-    if sum(rows.get(t, 0) for t in terms) <= max_rows:
-        return every, None
-    kept, total = [], 0
-    for t in sorted(terms, key=lambda t: rows.get(t, 0)):
-        if total + rows.get(t, 0) > max_rows:
-            break
-        kept.append(t)
-        total += rows.get(t, 0)
-    if kept:
-        return every, _any([t for t in terms if t in kept])
-    return " AND ".join(_quoted(t) for t in terms), None
-
-
 @dataclass
 class KeywordRetriever:
     """BM25 over ``chunks_fts`` with per-column weights (title, heading, text), and over
-    ``documents_fts``; at most about ``max_rows`` rows ranked per query (``planned_expression``)."""
+    ``documents_fts``: from the generation's stored impacts (``index/impacts.py``), else
+    (a phrase, other weights, an older store) FTS5's ``bm25()``."""
 
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    max_rows: int = 0  # 0: exact, no bound
-
-    def __post_init__(self) -> None:
-        if 0 < self.max_rows < FLOOR:
-            raise ValueError(f"[search] keyword_max_rows must be 0 (no bound) or at least {FLOOR}")
-
-    def _plan(self, store: Store, table: str, query: str) -> tuple[str, str | None] | None:
-        terms = keyword_terms(query)
-        if not terms:
-            return None
-        if not self.max_rows:
-            return _any(terms), None
-        size = store.fts_rows(table)
-        if size is None or size <= self.max_rows:  # never more rows to rank than the table has
-            return _any(terms), None
-        return planned_expression(terms, store.term_rows(table, terms), self.max_rows)
 
     def _tokens(self, store: Store, table: str, terms: list[str], weights: tuple[float, ...]
                 ) -> list[str] | None:
@@ -130,10 +89,7 @@ class KeywordRetriever:
                 allowed = np.asarray(store.allowed_chunk_ids(flt), dtype=np.int64)
             return store.impact_search("chunks_fts", tokens, k, allowed if flt is not None and not flt.is_empty
                                        else None)
-        plan = self._plan(store, "chunks_fts", query)
-        if plan is None:
-            return []
-        return store.keyword_search(plan[0], self.weights, k, flt, select=plan[1])
+        return store.keyword_search(_any(terms), self.weights, k, flt)
 
     def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None,
                            allowed: np.ndarray | None = None) -> dict[str, float]:
@@ -150,7 +106,4 @@ class KeywordRetriever:
             hits = store.impact_search("documents_fts", tokens, k, allowed if filtered else None)
             ids = store.document_ids([r for r, _ in hits])
             return {ids[r]: s for r, s in hits if r in ids}
-        plan = self._plan(store, "documents_fts", query)
-        if plan is None:
-            return {}
-        return dict(store.document_keyword_search(plan[0], k, flt, select=plan[1]))
+        return dict(store.document_keyword_search(_any(terms), k, flt))

@@ -73,7 +73,7 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.expert_finder = experts
-        self.keyword = KeywordRetriever(tuple(settings.bm25_weights), settings.keyword_max_rows)  # type: ignore[arg-type]
+        self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
         self.dense = DenseRetriever()
         self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
                               if settings.cross_encoder else None)

@@ -11,9 +11,8 @@ from index.filters import ChunkFilter
 from index.generations import Home, LiveIndex
 from index.models import Chunk, Document, Section
 from index.store import Store
-from index.term_stats import FLOOR
 from ingest.pipeline import run_ingest
-from search.keyword import KeywordRetriever, keyword_terms, match_expression, planned_expression
+from search.keyword import KeywordRetriever, keyword_terms, match_expression
 from search.searcher import Searcher
 
 HOSTILE = [
@@ -97,48 +96,6 @@ def test_searcher_survives_hostile_queries(settings, fake_embedder):
         res = s.search(q)
         assert len(res.query) <= 2000
     assert s.search("title:expenses AND desk").hits[0].doc_id == "wiki/expenses.md"
-
-
-def test_common_terms_are_counted_with_fts5s_own_stemming(tmp_path):
-    s = Store.open_write(tmp_path / "store.sqlite")
-    s.db.executemany("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, '', '', ?)",
-                     [(i, "running the weekly report") for i in range(1, 1501)]
-                     + [(i, "a rare zeppelin report") for i in range(1501, 1511)])
-    s.refresh_common_terms()
-    rows = s.term_rows("chunks_fts", ["runs", "report", "zeppelin", "absent"])
-    assert rows == {"runs": 1500, "report": 1510, "zeppelin": FLOOR, "absent": FLOOR}
-    s.close()
-
-
-def test_keyword_search_leaves_out_terms_too_common_for_its_row_budget(tmp_path):
-    s = Store.open_write(tmp_path / "store.sqlite")
-    s.db.executemany("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, '', '', ?)",
-                     [(i, f"weekly report number {i}") for i in range(1, 2001)]
-                     + [(2001, "zeppelin hangar"), (2002, "zeppelin weekly report")])
-    s.refresh_common_terms()
-    exact = KeywordRetriever(max_rows=100_000).retrieve(s, "zeppelin weekly", 5000)
-    assert len(exact) == 2002 and {c for c, _ in exact[:2]} == {2001, 2002}  # either word; rare first
-    bounded = KeywordRetriever(max_rows=1000).retrieve(s, "zeppelin weekly", 5000)
-    assert {c for c, _ in bounded} == {2001, 2002}  # "weekly" (2,001 rows) selects nothing alone
-    assert dict(bounded) == pytest.approx({c: v for c, v in exact if c in (2001, 2002)})  # but it scores
-    # when even the rarest term is too common, the rows that have them all
-    both = KeywordRetriever(max_rows=1000).retrieve(s, "weekly report 7", 5000)
-    assert {c for c, _ in both} == {7}
-    assert s.fts_rows("chunks_fts") == 2002
-    # a table no bigger than the budget is always searched exactly, however long the query
-    long_query = "zeppelin weekly " + " ".join(f"word{i}" for i in range(40))
-    assert len(KeywordRetriever(max_rows=2002).retrieve(s, long_query, 5000)) == 2002
-    with pytest.raises(ValueError, match="keyword_max_rows"):
-        KeywordRetriever(max_rows=10)
-    s.close()
-
-
-def test_planned_expression_is_plain_or_within_the_budget():
-    rows = {"a": 10, "b": 500, "c": 5000}
-    assert planned_expression(["a", "b", "c"], rows, 10_000) == ('"a" OR "b" OR "c"', None)
-    # the rare terms pick the rows, every term ranks them
-    assert planned_expression(["c", "b", "a"], rows, 1000) == ('"c" OR "b" OR "a"', '"b" OR "a"')
-    assert planned_expression(["c", "b"], {"c": 5000, "b": 3000}, 1000) == ('"c" AND "b"', None)
 
 
 WORDS = ("chair desk expense office travel flight portal economy report weekly running runs "
