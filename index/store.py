@@ -115,6 +115,7 @@ class Store:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []  # every reader connection, to close them all
         self._conns_lock = threading.Lock()
+        self.text_changed = False  # a document written or removed since this store was opened
         if not readonly:
             self._write_db = self._connect()
             migrate(self._write_db, STORE_MIGRATIONS)
@@ -177,6 +178,7 @@ class Store:
 
     def delete_document(self, doc_id: str) -> list[int]:
         """Remove a document with its chunks and contributions; returns the removed chunk ids."""
+        self.text_changed = True
         ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         if ids:
             self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
@@ -208,6 +210,7 @@ class Store:
         People referenced by the document must already carry resolved ids. ``content_hash``
         is what ``doc_hashes`` returns next run (default: the document's own hash).
         """
+        self.text_changed = True
         removed = self.delete_document(doc.id)
         sections = [
             {"text": s.text, "heading": s.heading, "anchor": s.anchor,
@@ -342,7 +345,13 @@ class Store:
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     def refresh_impacts(self, chunk_weights: tuple[float, ...]) -> None:
-        """Recompute every term's BM25 impacts (once per generation, when it is finished)."""
+        """Recompute every term's BM25 impacts (once per generation, when it is finished);
+        kept as they are when no document was written or removed since the store was opened
+        (an unchanged re-run) and they were made with these weights."""
+        info = self.impact_info("chunks_fts")
+        if (not self.text_changed and info is not None and self.impact_info("documents_fts") is not None
+                and info.weights == tuple(float(w) for w in chunk_weights)):
+            return
         self.begin()
         impacts.refresh(self.db, {"chunks_fts": chunk_weights})
         self.commit()

@@ -211,3 +211,32 @@ def test_model_change_rebuilds_into_new_generation_while_the_old_one_serves(sett
     reader = Home(settings.home).open_reader()
     assert reader.model_id == "other-model" and reader.vectors.dim == 32
     assert rec.generation != first.generation
+
+
+def test_bm25_impacts_are_rebuilt_only_when_the_text_changed(settings, wiki, fake_embedder, monkeypatch):
+    """An unchanged re-run keeps the stored impacts (at 1M chunks they take ~100 s to
+    compute); an edit rebuilds them, so keyword search finds the new words at once."""
+    import index.impacts
+    from index.generations import LiveIndex
+    from search.searcher import Searcher
+
+    builds: list[int] = []
+    real = index.impacts.refresh
+    monkeypatch.setattr(index.impacts, "refresh", lambda db, w: (builds.append(1), real(db, w)))
+    run_ingest(settings, fake_embedder)
+    assert len(builds) == 1
+    run_ingest(settings, fake_embedder)
+    assert len(builds) == 1  # nothing written: the copied impacts stand
+    page = wiki / "engineering/deploys.md"
+    page.write_text(page.read_text() + "\nFreeze deploys during the zeppelinfest holidays.\n")
+    run_ingest(settings, fake_embedder)
+    assert len(builds) == 2
+    searcher = Searcher(LiveIndex(Home(settings.home)), fake_embedder, settings.search)
+    reader = searcher.index.get()
+    assert reader.store.impact_info("chunks_fts") is not None
+    hits = searcher.keyword.retrieve(reader.store, "zeppelinfest", 10)
+    assert len(hits) == 1 and reader.store.chunks_by_ids([hits[0][0]])[hits[0][0]].doc_id.endswith("deploys.md")
+    # other column weights in the config: rebuilt with them
+    settings.search.bm25_weights = [2.0, 1.0, 1.0]
+    run_ingest(settings, fake_embedder)
+    assert len(builds) == 3
