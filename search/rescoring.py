@@ -32,6 +32,9 @@ vectors to store and encode); BM25 k1/b other than FTS5's fixed 1.2/0.75 (k1 0.9
 and 0.8772 with 1.2/0.75 recomputed the same way); title column weight 0.5-3 in whole-document
 and chunk BM25 (0.7431-0.7462 against 0.7457); z-score instead of min-max over the three
 complete runs (0.2/0.2: 0.7473, cardano 0.8784, within noise; other weights no better).
+Against 0.7465 (same run): a phrase run, FTS5 BM25 of the query's adjacent term pairs as
+phrases over the candidates, fused as a fourth run at weight 0.05-0.2, whole documents
+(0.7348-0.7467) or best chunk (0.7463-0.7481).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).
