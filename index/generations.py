@@ -22,11 +22,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .doc_map import DocMap
 from .embedding import EmbeddingCache
 from .settings import VectorSettings
 from .store import Store
@@ -52,6 +53,16 @@ class IndexReader:
     store: Store
     vectors: VectorIndex
     model_id: str
+    _docs: DocMap | None = field(default=None, repr=False)
+    _docs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def docs(self) -> DocMap:
+        """The generation's chunk → document map and document facts (read on first use)."""
+        if self._docs is None:
+            with self._docs_lock:
+                if self._docs is None:
+                    self._docs = DocMap(self.store)
+        return self._docs
 
     def close(self) -> None:
         self.store.close()
@@ -224,6 +235,7 @@ class LiveIndex:
             name = self.home.current()
             if self._reader is None or (name and name != self._reader.generation):
                 new = self.home.open_reader()
+                new.docs()  # read before any request uses the generation (~2 s at 1M chunks)
                 if self._reader is not None:
                     self._retired.append((now, self._reader))
                 self._reader = new

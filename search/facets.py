@@ -5,25 +5,27 @@ from __future__ import annotations
 
 from collections import Counter
 
-from index.store import ChunkHit, PersonRow
+from index.doc_map import DocMap
+from index.store import PersonRow
 
 from .candidates import Candidate
 
 MAX_AUTHORS = 10
 
 
-def facet_counts(cands: list[Candidate], chunks: dict[int, ChunkHit],
+def facet_counts(cands: list[Candidate], docs: DocMap,
                  authors: dict[str, list[PersonRow]] | None = None) -> dict[str, dict[str, int]]:
     """Documents per source, kind, author (top ``MAX_AUTHORS``, from ``authors``: the people
     per candidate document) and year among the ranked candidates, most frequent first."""
     counters: dict[str, Counter[str]] = {"source": Counter(), "kind": Counter(), "year": Counter()}
     for c in cands:
-        ch = chunks.get(c.chunk_id)
-        if ch is not None:
-            counters["source"][ch.source] += 1
-            counters["kind"][ch.kind] += 1
-            if ch.updated_at is not None:
-                counters["year"][str(ch.updated_at.year)] += 1
+        facts = docs.facts(c.doc_id)
+        if facts is not None:
+            source, kind, year = facts
+            counters["source"][source] += 1
+            counters["kind"][kind] += 1
+            if year is not None:
+                counters["year"][str(year)] += 1
     out = {name: dict(counter.most_common()) for name, counter in counters.items()}
     out["year"] = dict(sorted(out["year"].items(), reverse=True))
     if authors is not None:

@@ -66,7 +66,7 @@ def exact_dense(reader: IndexReader, query_vec: np.ndarray, doc_ids: list[str]) 
     """Each document's best (cosine, chunk id) over all its chunks."""
     if not doc_ids:
         return {}
-    by_doc = reader.store.chunk_ids_of(doc_ids)
+    by_doc = reader.docs().chunks_of(doc_ids)
     ids = [c for d in doc_ids for c in by_doc.get(d, [])]
     if not ids:
         return {}

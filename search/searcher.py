@@ -54,7 +54,7 @@ class Ranking:
     """Ranked candidates with the chunks they were built from."""
 
     candidates: list[Candidate]
-    chunks: dict[int, ChunkHit]
+    chunks: dict[int, ChunkHit]  # the rows already read (the cross-encoder's); others on demand
     reader: IndexReader
     dense_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, cosine), best first
     keyword_hits: list[tuple[int, float]] = field(default_factory=list)  # (chunk id, BM25), best first
@@ -103,8 +103,7 @@ class Searcher:
         if qvec is not None:
             dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense), allowed)
         kw_hits = kw_job.result() if kw_job is not None else []
-        chunks = reader.store.chunks_by_ids(list({c for c, _ in kw_hits + dn_hits}))
-        doc_of = {cid: ch.doc_id for cid, ch in chunks.items()}
+        doc_of = reader.docs().doc_of(c for c, _ in kw_hits + dn_hits)
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
         doc_kw: dict[str, float] = {}
         found: Scored = {}
@@ -122,9 +121,9 @@ class Searcher:
         cands = [Candidate(d, shown[d][1], kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
                  for d, f in fused.items()]
         cands.sort(key=lambda c: -c.score)
+        chunks: dict[int, ChunkHit] = {}
         if self.cross_encoder is not None:
-            need = [c.chunk_id for c in cands[: self.cross_encoder.top] if c.chunk_id not in chunks]
-            chunks.update(reader.store.chunks_by_ids(need))
+            chunks = reader.store.chunks_by_ids([c.chunk_id for c in cands[: self.cross_encoder.top]])
             cands = self.cross_encoder.rescore(query, cands, chunks)
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
 
@@ -176,10 +175,13 @@ class Searcher:
         want_experts = with_experts and self.expert_finder is not None
         min_dense = self.expert_finder.settings.candidates if want_experts and self.expert_finder else 0
         ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
+        if want_experts:  # the experts' passages, read with the page's in one query
+            window = [c.chunk_id for c in ranking.candidates[(page - 1) * k : page * k]]
+            need = [c for c, _ in ranking.dense_hits if c not in ranking.chunks] + window
+            ranking.chunks.update(ranking.reader.store.chunks_by_ids(list(dict.fromkeys(need))))
         self._fill(results, ranking, query, k, page)
         if want_experts:
-            extra = [c for c, _ in ranking.dense_hits if c not in ranking.chunks]
-            chunks = {**ranking.chunks, **ranking.reader.store.chunks_by_ids(extra)}
+            chunks = ranking.chunks
             cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
             results.experts = self._experts(ranking.reader, cands, query, ranking.keyword_hits, viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000
@@ -225,8 +227,8 @@ class Searcher:
         window = cands[(page - 1) * k : page * k]
         results.has_more = len(cands) > page * k
         store = ranking.reader.store
-        authors = store.authors_of([c.doc_id for c in cands])  # one query for the facets and the hits
-        results.facets = facet_counts(cands, ranking.chunks, authors)
+        authors = ranking.reader.docs().authors_of(c.doc_id for c in cands)  # for the facets and the hits
+        results.facets = facet_counts(cands, ranking.reader.docs(), authors)
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
         for c in window:
@@ -255,20 +257,19 @@ class Searcher:
         base = flt or ChunkFilter()
         flt = ChunkFilter(**{**base.__dict__, "exclude_docs": (*base.exclude_docs, doc_id)})
         results = SearchResults(query="", took_ms=0.0, filters=base)
-        own = reader.store.chunk_ids_of([doc_id])[doc_id]
+        own = reader.docs().chunks_of([doc_id])[doc_id]
         if not own:
             return results
         vec = reader.vectors.reconstruct(own).mean(axis=0)
         vec /= float(np.linalg.norm(vec)) or 1.0
         hits = self.dense.retrieve(reader.vectors, vec, max(self.settings.candidates, k * 4),
                                    self._allowed(reader, flt))
-        chunks = reader.store.chunks_by_ids([c for c, _ in hits])
-        per_doc = best_per_doc(hits, {cid: ch.doc_id for cid, ch in chunks.items()})
+        per_doc = best_per_doc(hits, reader.docs().doc_of(c for c, _ in hits))
         cands = [Candidate(d, cid, None, s, s, s) for d, (s, cid) in per_doc.items()]
         cands.sort(key=lambda c: -c.score)
         first = reader.store.chunks_by_ids(own[:1]).get(own[0])
         title = first.title if first else ""
-        self._fill(results, Ranking(cands, chunks, reader), title, k, 1)
+        self._fill(results, Ranking(cands, {}, reader), title, k, 1)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
 

@@ -1,0 +1,49 @@
+"""The in-memory chunk → document map agrees with the store it was read from."""
+
+from __future__ import annotations
+
+from index.doc_map import DocMap
+from index.models import Chunk, Document, Section
+from index.store import Store
+from ingest.pipeline import run_ingest
+
+
+def test_doc_map_agrees_with_the_store(settings, fake_embedder):
+    run_ingest(settings, fake_embedder)
+    from index.generations import Home
+    reader = Home(settings.home).open_reader()
+    docs = reader.docs()
+    store_ids = [r[0] for r in reader.store.db.execute("SELECT id FROM documents")]
+    assert sorted(docs.doc_ids) == sorted(store_ids)
+    assert docs.chunks_of(store_ids) == reader.store.chunk_ids_of(store_ids)  # reading order too
+    every = [r[0] for r in reader.store.db.execute("SELECT id FROM chunks")]
+    rows = reader.store.chunks_by_ids(every)
+    assert docs.doc_of(every + [-1, 10**9]) == {c: ch.doc_id for c, ch in rows.items()}
+    for ch in rows.values():
+        source, kind, year = docs.facts(ch.doc_id)
+        assert (source, kind) == (ch.source, ch.kind)
+        assert year == (ch.updated_at.year if ch.updated_at else None)
+    assert docs.authors_of(store_ids) == reader.store.authors_of(store_ids)  # strongest first
+    assert any(docs.authors_of(store_ids).values())
+    assert docs.facts("no/such/doc") is None and docs.chunks_of(["no/such/doc"]) == {"no/such/doc": []}
+    assert reader.docs() is docs  # read once per generation
+    reader.close()
+
+
+def test_doc_map_of_removed_and_rewritten_documents(tmp_path):
+    s = Store.open_write(tmp_path / "store.sqlite")
+    for i in range(3):
+        doc = Document(id=f"d/{i}", source="s", kind="wiki", title=f"t{i}", sections=[Section("x")])
+        s.put_document(doc, [Chunk(doc_id=doc.id, position=p, text=f"{i}-{p}") for p in range(3)])
+    s.delete_document("d/1")
+    doc = Document(id="d/0", source="other", kind="forum", title="t0", sections=[Section("x")])
+    s.put_document(doc, [Chunk(doc_id="d/0", position=p, text=f"new-{p}") for p in range(2)])
+    m = DocMap(s)
+    assert set(m.doc_ids) == {"d/0", "d/2"} and len(m) == 5
+    assert m.chunks_of(["d/0", "d/1"]) == {"d/0": s.chunk_ids_of(["d/0"])["d/0"], "d/1": []}
+    assert m.facts("d/0") == ("other", "forum", None)
+    assert m.doc_of(range(1, 4)) == {}  # the first document's old chunks and d/1's are gone
+    s.close()
+    empty = Store.open_write(tmp_path / "empty.sqlite")
+    assert DocMap(empty).doc_of([1]) == {} and len(DocMap(empty)) == 0
+    empty.close()
