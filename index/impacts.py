@@ -211,15 +211,20 @@ def search(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence
         [table, *wanted])}
     acc = np.zeros(info.max_rowid + 1, dtype=np.float32)
     rowid_type = _rowid_type(info.max_rowid)
+    touched = []  # each matched row once: a row is new where its sum is still 0 (impacts are > 0)
     for token in tokens:
         if token in stored:
             r, s = stored[token]
-            acc[np.frombuffer(r, dtype=rowid_type)] += np.frombuffer(s, dtype=np.float32)
+            rows = np.frombuffer(r, dtype=rowid_type)
+            touched.append(rows if not touched else rows[acc[rows] == 0])
+            acc[rows] += np.frombuffer(s, dtype=np.float32)
+    if not touched:
+        return []
+    hit = np.concatenate(touched)
     if allowed is not None:
         keep = np.zeros(len(acc), dtype=bool)
         keep[allowed[(allowed >= 0) & (allowed < len(acc))]] = True
-        acc[~keep] = 0
-    hit = np.flatnonzero(acc)
+        hit = hit[keep[hit]]
     if len(hit) > limit:
         hit = hit[np.argpartition(-acc[hit], limit - 1)[:limit]]
     hit = np.sort(hit)  # ties in rowid order, as FTS5 gives them
