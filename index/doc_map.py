@@ -13,6 +13,7 @@ plus each document's id, source, kind and year and each person's name.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -65,6 +66,9 @@ class DocMap:
                 people[pid] = len(self._people)
                 self._people.append(PersonRow(pid, name, url))
         self._author = np.fromiter((people[pid] for _, pid, _, _, _ in rows), dtype=np.int32, count=len(rows))
+        names: dict[str, int] = {}
+        self._names = np.array([names.setdefault(p.name, len(names)) for p in self._people], dtype=np.int64)
+        self._name_list = list(names)
         self._author_start = np.zeros(len(self.doc_ids), dtype=np.int64)
         self._author_stop = np.zeros(len(self.doc_ids), dtype=np.int64)
         i = 0
@@ -105,6 +109,22 @@ class DocMap:
             out[d] = ([self._people[a] for a in self._author[self._author_start[p]:self._author_stop[p]]]
                       if p is not None else [])
         return out
+
+    def author_counts(self, doc_ids: Iterable[str]) -> Counter[str]:
+        """Documents per author name among ``doc_ids`` (each document counted once per name),
+        ties in the order of the first document they appear in (``most_common`` keeps it)."""
+        pos = np.array([p for d in doc_ids if (p := self._pos.get(d)) is not None], dtype=np.int64)
+        lens = self._author_stop[pos] - self._author_start[pos]
+        if not len(pos) or not lens.sum():
+            return Counter()
+        idx = np.concatenate([self._author[a:b] for a, b in zip(self._author_start[pos], self._author_stop[pos],
+                                                                 strict=True)])
+        doc = np.repeat(np.arange(len(pos)), lens)
+        pairs = np.unique(doc * len(self._name_list) + self._names[idx])  # document-major
+        name = pairs % len(self._name_list)
+        counts = np.bincount(name)
+        seen, first = np.unique(name, return_index=True)
+        return Counter({self._name_list[n]: int(counts[n]) for n in seen[np.argsort(first, kind="stable")]})
 
     def facts(self, doc_id: str) -> tuple[str, str, int | None] | None:
         """(source, kind, year of the last update or None) of a document; None if unknown."""

@@ -6,17 +6,15 @@ from __future__ import annotations
 from collections import Counter
 
 from index.doc_map import DocMap
-from index.store import PersonRow
 
 from .candidates import Candidate
 
 MAX_AUTHORS = 10
 
 
-def facet_counts(cands: list[Candidate], docs: DocMap,
-                 authors: dict[str, list[PersonRow]] | None = None) -> dict[str, dict[str, int]]:
-    """Documents per source, kind, author (top ``MAX_AUTHORS``, from ``authors``: the people
-    per candidate document) and year among the ranked candidates, most frequent first."""
+def facet_counts(cands: list[Candidate], docs: DocMap) -> dict[str, dict[str, int]]:
+    """Documents per source, kind, author (top ``MAX_AUTHORS``) and year among the ranked
+    candidates, most frequent first."""
     counters: dict[str, Counter[str]] = {"source": Counter(), "kind": Counter(), "year": Counter()}
     for c in cands:
         facts = docs.facts(c.doc_id)
@@ -28,9 +26,5 @@ def facet_counts(cands: list[Candidate], docs: DocMap,
                 counters["year"][str(year)] += 1
     out = {name: dict(counter.most_common()) for name, counter in counters.items()}
     out["year"] = dict(sorted(out["year"].items(), reverse=True))
-    if authors is not None:
-        names: Counter[str] = Counter()
-        for c in cands:
-            names.update({p.name for p in authors.get(c.doc_id, [])})
-        out["author"] = dict(names.most_common(MAX_AUTHORS))
+    out["author"] = dict(docs.author_counts(c.doc_id for c in cands).most_common(MAX_AUTHORS))
     return {name: values for name, values in out.items() if values}

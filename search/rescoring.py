@@ -67,19 +67,24 @@ def exact_dense(reader: IndexReader, query_vec: np.ndarray, doc_ids: list[str]) 
     if not doc_ids:
         return {}
     by_doc = reader.docs().chunks_of(doc_ids)
-    ids = [c for d in doc_ids for c in by_doc.get(d, [])]
-    if not ids:
+    docs = [d for d in doc_ids if by_doc.get(d)]
+    if not docs:
         return {}
+    ids = [c for d in docs for c in by_doc[d]]
     sims = reader.vectors.reconstruct(ids) @ np.asarray(query_vec, dtype="float32").reshape(-1)
-    out: dict[str, tuple[float, int]] = {}
-    i = 0
-    for d in doc_ids:
-        n = len(by_doc.get(d, []))
-        if n:
-            j = int(np.argmax(sims[i : i + n]))
-            out[d] = (float(sims[i + j]), ids[i + j])
-        i += n
-    return out
+    counts = np.array([len(by_doc[d]) for d in docs])
+    return {docs[i]: (s, ids[j]) for i, (s, j) in best_in_segments(sims, counts).items()}
+
+
+def best_in_segments(values: np.ndarray, counts: np.ndarray) -> dict[int, tuple[float, int]]:
+    """For consecutive segments of ``values`` (``counts`` long each, all > 0): segment →
+    (its largest value, the index of its first occurrence), as a per-segment argmax."""
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    best = np.maximum.reduceat(values, starts)
+    at = np.flatnonzero(values == np.repeat(best, counts))  # (NaN segments have none)
+    seg = np.searchsorted(starts, at, side="right") - 1
+    segs, first = np.unique(seg, return_index=True)
+    return {int(s): (float(best[s]), int(at[f])) for s, f in zip(segs, first, strict=True)}
 
 
 class CrossEncoderRescorer:

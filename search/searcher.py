@@ -227,8 +227,8 @@ class Searcher:
         window = cands[(page - 1) * k : page * k]
         results.has_more = len(cands) > page * k
         store = ranking.reader.store
-        authors = ranking.reader.docs().authors_of(c.doc_id for c in cands)  # for the facets and the hits
-        results.facets = facet_counts(cands, ranking.reader.docs(), authors)
+        authors = ranking.reader.docs().authors_of(c.doc_id for c in window)
+        results.facets = facet_counts(cands, ranking.reader.docs())
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
         for c in window:

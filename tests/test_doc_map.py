@@ -47,3 +47,22 @@ def test_doc_map_of_removed_and_rewritten_documents(tmp_path):
     empty = Store.open_write(tmp_path / "empty.sqlite")
     assert DocMap(empty).doc_of([1]) == {} and len(DocMap(empty)) == 0
     empty.close()
+
+
+def test_author_counts_count_documents_per_name(settings, fake_embedder):
+    from collections import Counter
+
+    from index.generations import Home
+    run_ingest(settings, fake_embedder)
+    reader = Home(settings.home).open_reader()
+    docs = reader.docs()
+    ids = list(docs.doc_ids)
+    expected: Counter[str] = Counter()
+    for d in ids:  # the plain way: each document's distinct names
+        expected.update({p.name for p in reader.store.authors_of([d])[d]})
+    got = docs.author_counts(ids + ["no/such/doc"])
+    assert got == expected and sum(got.values()) > 0
+    first_names = [p.name for p in reader.store.authors_of([ids[-1]])[ids[-1]]]
+    assert docs.author_counts([ids[-1]]) == Counter(set(first_names))
+    assert docs.author_counts([]) == Counter()
+    reader.close()

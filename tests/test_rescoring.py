@@ -77,3 +77,21 @@ def test_missing_cross_encoder_folder_is_a_clear_error(indexed, fake_embedder, t
     indexed.search.cross_encoder = str(tmp_path / "nope")
     with pytest.raises(ValueError, match="cross_encoder: model folder not found"):
         Searcher(LiveIndex(Home(indexed.home)), fake_embedder, indexed.search)
+
+
+def test_best_in_segments_is_a_per_segment_argmax():
+    import numpy as np
+
+    from search.rescoring import best_in_segments
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        counts = rng.integers(1, 6, rng.integers(1, 30))
+        values = rng.integers(0, 4, counts.sum()).astype("float32")  # many ties
+        got = best_in_segments(values, counts)
+        start = 0
+        for i, n in enumerate(counts):
+            part = values[start : start + n]
+            assert got[i] == (float(part.max()), start + int(np.argmax(part)))
+            start += n
+    values = np.array([1.0, np.nan, 0.5], dtype="float32")
+    assert best_in_segments(values, np.array([1, 1, 1])) == {0: (1.0, 0), 2: (0.5, 2)}
