@@ -29,7 +29,6 @@ published and removed with their generation.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -72,7 +71,7 @@ def refresh(db: sqlite3.Connection, weights: dict[str, Sequence[float]]) -> None
         total = float(lengths[lengths > 0].sum())
         max_rowid = len(lengths) - 1
         db.executemany("INSERT INTO impacts(fts, term, rows, scores) VALUES (?, ?, ?, ?)",
-                       ((table, term, r.tobytes(), s.tobytes())
+                       ((table, term, r, s)
                         for term, r, s in _impacts(db, table, ncol, np.asarray(w), lengths, rows, total)))
         info[table] = {"rows": rows, "max_rowid": max_rowid, "weights": list(w)}
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (META_KEY, json.dumps(info)))
@@ -105,7 +104,7 @@ def _varints(blob: bytes, n: int) -> Iterator[int]:
 
 
 def _impacts(db: sqlite3.Connection, table: str, ncol: int, weights: np.ndarray, lengths: np.ndarray,
-             n_rows: int, total_tokens: float) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+             n_rows: int, total_tokens: float) -> Iterator[tuple[str, bytes, bytes]]:
     """(term, row ids, impacts) for every term of ``table``, in term order."""
     avgdl = total_tokens / n_rows if n_rows else 1.0
     norm = K1 * (1 - B + B * np.maximum(lengths, 0) / avgdl)  # per rowid
@@ -135,7 +134,7 @@ def _impacts(db: sqlite3.Connection, table: str, ncol: int, weights: np.ndarray,
 
 
 def _batch_impacts(batch: list[tuple[str, int, int]], codes: np.ndarray, ncol: int, weights: np.ndarray,
-                   norm: np.ndarray, n_rows: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+                   norm: np.ndarray, n_rows: int) -> Iterator[tuple[str, bytes, bytes]]:
     rowid_type = _rowid_type(len(norm) - 1)
     counts = np.array([c for _, _, c in batch], dtype=np.int64)
     if counts.sum() != len(codes):
@@ -150,13 +149,17 @@ def _batch_impacts(batch: list[tuple[str, int, int]], codes: np.ndarray, ncol: i
     starts = np.flatnonzero(new)
     freq = np.add.reduceat(weights[cols], starts) if len(codes) else np.zeros(0)
     run_rows, run_term = rows[starts], term_of[starts]
-    impact = freq * (K1 + 1) / (freq + norm[run_rows])
-    bounds = np.searchsorted(run_term, np.arange(len(batch) + 1))
-    for i, (term, df, _) in enumerate(batch):
-        idf = math.log((n_rows - df + 0.5) / (df + 0.5))
-        idf = idf if idf > 0 else 1e-6
+    df = np.array([d for _, d, _ in batch], dtype=np.float64)
+    idf = np.log((n_rows - df + 0.5) / (df + 0.5))
+    idf[idf <= 0] = 1e-6
+    # one buffer per batch, sliced per term (a vocabulary has 10^4-10^6 terms)
+    scores = (idf[run_term] * (freq * (K1 + 1) / (freq + norm[run_rows]))).astype(np.float32).tobytes()
+    rows_out = run_rows.astype(rowid_type).tobytes()
+    bounds = np.searchsorted(run_term, np.arange(len(batch) + 1)).tolist()
+    r_size, s_size = np.dtype(rowid_type).itemsize, 4
+    for i, (term, _, _) in enumerate(batch):
         lo, hi = bounds[i], bounds[i + 1]
-        yield term, run_rows[lo:hi].astype(rowid_type), (idf * impact[lo:hi]).astype(np.float32)
+        yield term, rows_out[lo * r_size : hi * r_size], scores[lo * s_size : hi * s_size]
 
 
 def _rowid_type(max_rowid: int) -> type:
