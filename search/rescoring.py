@@ -35,7 +35,8 @@ complete runs (0.2/0.2: 0.7473, cardano 0.8784, within noise; other weights no b
 Against 0.7465 (same run): a phrase run, FTS5 BM25 of the query's adjacent term pairs as
 phrases over the candidates, fused as a fourth run at weight 0.05-0.2, whole documents
 (0.7348-0.7467) or best chunk (0.7463-0.7481); min-max fusion plus 0.2-0.5 x the RRF fusion
-of the same runs scaled to its maximum (k 10 or 60: 0.7386-0.7428).
+of the same runs scaled to its maximum (k 10 or 60: 0.7386-0.7428; cardano.SE 0.8740-0.8769
+against 0.8772).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).
