@@ -214,11 +214,11 @@ def search(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence
         [table, *wanted])}
     acc = np.zeros(info.max_rowid + 1, dtype=np.float32)
     rowid_type = _rowid_type(info.max_rowid)
-    touched = []  # each matched row once: a row is new where its sum is still 0 (impacts are > 0)
+    touched: list[np.ndarray] = []  # each matched row once: a row is new where its sum is still 0 (impacts are > 0)
     for token in tokens:
         if token in stored:
             r, s = stored[token]
-            rows = np.frombuffer(r, dtype=rowid_type)
+            rows: np.ndarray = np.frombuffer(r, dtype=rowid_type)
             touched.append(rows if not touched else rows[acc[rows] == 0])
             acc[rows] += np.frombuffer(s, dtype=np.float32)
     if not touched:
