@@ -12,7 +12,6 @@ plus each document's id, source, kind and year and each person's name.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 
@@ -43,43 +42,24 @@ class DocMap:
         self._ids = ids  # chunk ids grouped per document, each document's in reading order
         self._doc_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int32)
         self._doc_of[ids] = pos
-        self._start = np.zeros(len(self.doc_ids), dtype=np.int64)
-        self._stop = np.zeros(len(self.doc_ids), dtype=np.int64)
-        if len(ids):
-            first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
-            last = np.r_[first[1:], len(ids)]
-            known = pos[first] >= 0
-            self._start[pos[first][known]] = first[known]
-            self._stop[pos[first][known]] = last[known]
-        self._read_authors(cur)
+        self._start, self._stop = _spans(pos, len(self.doc_ids))
+        self._read_authors(store)
 
-    def _read_authors(self, cur: sqlite3.Cursor) -> None:
-        """Each document's people, strongest contributors first (as ``Store.authors_of``)."""
-        rows = cur.execute(
-            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
-            "JOIN people p ON p.id = c.person_id GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name"
-        ).fetchall()
+    def _read_authors(self, store: Store) -> None:
+        """Each document's people, strongest contributors first (``Store.author_rows``)."""
+        rows = store.author_rows()
         people: dict[str, int] = {}
         self._people: list[PersonRow] = []
-        for _, pid, name, url, _ in rows:
+        for _, pid, name, url in rows:
             if pid not in people:
                 people[pid] = len(self._people)
                 self._people.append(PersonRow(pid, name, url))
-        self._author = np.fromiter((people[pid] for _, pid, _, _, _ in rows), dtype=np.int32, count=len(rows))
+        self._author = np.fromiter((people[pid] for _, pid, _, _ in rows), dtype=np.int32, count=len(rows))
         names: dict[str, int] = {}
         self._names = np.array([names.setdefault(p.name, len(names)) for p in self._people], dtype=np.int64)
         self._name_list = list(names)
-        self._author_start = np.zeros(len(self.doc_ids), dtype=np.int64)
-        self._author_stop = np.zeros(len(self.doc_ids), dtype=np.int64)
-        i = 0
-        while i < len(rows):  # rows come grouped per document
-            j = i
-            while j < len(rows) and rows[j][0] == rows[i][0]:
-                j += 1
-            p = self._pos.get(rows[i][0])
-            if p is not None:
-                self._author_start[p], self._author_stop[p] = i, j
-            i = j
+        pos = np.fromiter((self._pos.get(d, -1) for d, _, _, _ in rows), dtype=np.int64, count=len(rows))
+        self._author_start, self._author_stop = _spans(pos, len(self.doc_ids))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -133,6 +113,19 @@ class DocMap:
             return None
         year = int(self._year[p])
         return self._sources[self._source[p]], self._kinds[self._kind[p]], year or None
+
+
+def _spans(pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, stop) per document position of the runs in ``pos`` (rows grouped per
+    document; -1 for a row of no known document); 0, 0 for a document without rows."""
+    start, stop = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    if len(pos):
+        first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+        last = np.r_[first[1:], len(pos)]
+        known = pos[first] >= 0
+        start[pos[first][known]] = first[known]
+        stop[pos[first][known]] = last[known]
+    return start, stop
 
 
 def _codes(values: Iterable[str]) -> tuple[list[str], list[int]]:

@@ -116,6 +116,7 @@ class Store:
         self._conns: list[sqlite3.Connection] = []  # every reader connection, to close them all
         self._conns_lock = threading.Lock()
         self.text_changed = False  # a document written or removed since this store was opened
+        self._impact_info: dict[str, impacts.TableInfo | None] = {}  # per table, read once
         if not readonly:
             self._write_db = self._connect()
             migrate(self._write_db, STORE_MIGRATIONS)
@@ -355,14 +356,13 @@ class Store:
         self.begin()
         impacts.refresh(self.db, {"chunks_fts": chunk_weights})
         self.commit()
-        self.__dict__.pop("_impact_info", None)
+        self._impact_info.clear()
 
     def impact_info(self, table: str) -> impacts.TableInfo | None:
         """How ``table``'s stored impacts were built (None: they were not, an older store)."""
-        known = self.__dict__.setdefault("_impact_info", {})
-        if table not in known:
-            known[table] = impacts.table_info(self.db, table)
-        return known[table]
+        if table not in self._impact_info:
+            self._impact_info[table] = impacts.table_info(self.db, table)
+        return self._impact_info[table]
 
     def impact_search(self, table: str, tokens: list[str], limit: int, allowed: Any = None
                       ) -> list[tuple[int, float]]:
@@ -389,8 +389,7 @@ class Store:
     def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
                                 ) -> list[tuple[str, float]]:
         """(document id, whole-document BM25, higher is better) for an FTS5 MATCH expression;
-        nothing from a store older than the
-        ``documents_fts`` table (until it is re-indexed)."""
+        nothing from a store older than the ``documents_fts`` table (until it is re-indexed)."""
         where, args = "documents_fts MATCH ?", [match]
         if flt is not None and not flt.is_empty:
             cond, cargs = _filter_sql(flt)
@@ -524,18 +523,21 @@ class Store:
     def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
         """People per document, strongest contributors first."""
         out: dict[str, list[PersonRow]] = {d: [] for d in doc_ids}
-        if not doc_ids:
-            return out
-        marks = ",".join("?" * len(doc_ids))
-        rows = self.db.execute(
-            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
-            f"JOIN people p ON p.id = c.person_id WHERE c.doc_id IN ({marks}) "
-            "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name",
-            doc_ids,
-        )
-        for doc_id, pid, name, url, _ in rows:  # by position: this runs for every candidate
-            out[doc_id].append(PersonRow(pid, name, url))
+        if doc_ids:
+            for doc_id, pid, name, url in self.author_rows(doc_ids):
+                out[doc_id].append(PersonRow(pid, name, url))
         return out
+
+    def author_rows(self, doc_ids: list[str] | None = None) -> list[tuple[str, str, str, str]]:
+        """(document, person id, name, profile URL) of ``doc_ids`` (None: every document),
+        grouped per document, its strongest contributors first."""
+        where = f"WHERE c.doc_id IN ({','.join('?' * len(doc_ids))}) " if doc_ids is not None else ""
+        cur = self.db.cursor()
+        cur.row_factory = None  # plain tuples: every contribution when doc_ids is None
+        return [r[:4] for r in cur.execute(
+            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
+            f"JOIN people p ON p.id = c.person_id {where}"
+            "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name", doc_ids or [])]
 
     def document(self, doc_id: str) -> Document | None:
         r = self.db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()

@@ -10,6 +10,7 @@ just separators or plain words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,10 +86,7 @@ class KeywordRetriever:
             return []
         tokens = self._tokens(store, "chunks_fts", terms, self.weights)
         if tokens is not None:
-            if flt is not None and not flt.is_empty and allowed is None:
-                allowed = np.asarray(store.allowed_chunk_ids(flt), dtype=np.int64)
-            return store.impact_search("chunks_fts", tokens, k, allowed if flt is not None and not flt.is_empty
-                                       else None)
+            return _impact_search(store, "chunks_fts", tokens, k, flt, allowed, store.allowed_chunk_ids)
         return store.keyword_search(_any(terms), self.weights, k, flt)
 
     def retrieve_documents(self, store: Store, query: str, k: int, flt: ChunkFilter | None = None,
@@ -100,10 +98,19 @@ class KeywordRetriever:
             return {}
         tokens = self._tokens(store, "documents_fts", terms, (1.0, 1.0))
         if tokens is not None:
-            filtered = flt is not None and not flt.is_empty
-            if filtered and allowed is None:
-                allowed = np.asarray(store.allowed_document_rowids(flt), dtype=np.int64)  # type: ignore[arg-type]
-            hits = store.impact_search("documents_fts", tokens, k, allowed if filtered else None)
+            hits = _impact_search(store, "documents_fts", tokens, k, flt, allowed, store.allowed_document_rowids)
             ids = store.document_ids([r for r, _ in hits])
             return {ids[r]: s for r, s in hits if r in ids}
         return dict(store.document_keyword_search(_any(terms), k, flt))
+
+
+def _impact_search(store: Store, table: str, tokens: list[str], k: int, flt: ChunkFilter | None,
+                   allowed: np.ndarray | None, allowed_of: Callable[[ChunkFilter], list[int]]
+                   ) -> list[tuple[int, float]]:
+    """Stored-impact BM25 of ``table``, restricted to the rowids ``flt`` lets through
+    (``allowed`` when the caller has them, else ``allowed_of(flt)``)."""
+    if flt is None or flt.is_empty:
+        allowed = None
+    elif allowed is None:
+        allowed = np.asarray(allowed_of(flt), dtype=np.int64)
+    return store.impact_search(table, tokens, k, allowed)
