@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .store import PersonRow, Store
+from .rows import PersonRow
+from .store import Store
 
 
 class DocMap:

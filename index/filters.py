@@ -9,7 +9,8 @@ visibility constraint (``groups``) that permissions use.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,42 @@ class ChunkFilter:
                "since": [self.since.isoformat()] if self.since else [],
                "until": [self.until.isoformat()] if self.until else []}
         return {k: v for k, v in out.items() if v}
+
+
+def filter_sql(f: ChunkFilter) -> tuple[str, list[Any]]:
+    """A SQL condition over ``documents d`` for a filter, with its parameters."""
+    conds: list[str] = []
+    args: list[Any] = []
+
+    def one_of(expr: str, values: tuple[str, ...] | list[str]) -> None:
+        conds.append(f"{expr} IN ({','.join('?' * len(values))})")
+        args.extend(values)
+
+    if f.sources:
+        one_of("d.source", f.sources)
+    if f.kinds:
+        one_of("d.kind", f.kinds)
+    if f.authors:
+        names = [a.lower() for a in f.authors]
+        marks = ",".join("?" * len(names))
+        conds.append("d.id IN (SELECT c2.doc_id FROM contributions c2 JOIN people p ON "
+                     f"p.id = c2.person_id WHERE p.id IN ({marks}) OR lower(p.name) IN ({marks}))")
+        args.extend([*f.authors, *names])
+    if f.tags:
+        marks = ",".join("?" * len(f.tags))
+        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE lower(t.value) IN ({marks}))")
+        args.extend(t.lower() for t in f.tags)
+    if f.since:
+        conds.append("coalesce(d.updated_at, d.created_at) >= ?")
+        args.append(f.since.isoformat())
+    if f.until:  # inclusive: before the start of the next day
+        conds.append("coalesce(d.updated_at, d.created_at) < ?")
+        args.append((f.until + timedelta(days=1)).isoformat())
+    if f.groups is not None:
+        marks = ",".join("?" * len(f.groups)) or "NULL"
+        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.visible_to) g WHERE g.value IN ({marks}))")
+        args.extend(f.groups)
+    if f.exclude_docs:
+        conds.append(f"d.id NOT IN ({','.join('?' * len(f.exclude_docs))})")
+        args.extend(f.exclude_docs)
+    return " AND ".join(conds) or "1", args

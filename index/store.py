@@ -9,104 +9,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import impacts
-from .filters import ChunkFilter
+from .filters import ChunkFilter, filter_sql
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
+from .people_store import PeopleReads
+from .rows import ChunkHit, PersonRow, iso, json_list, parse_time
 
 
-def iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
-
-
-def parse_time(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
-
-
-def _julian(t: datetime) -> float:
-    """The julian day of ``t``, as SQLite's julianday()."""
-    return t.timestamp() / 86400 + 2440587.5
-
-
-def _pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:
-    """A VALUES list of (source, half-life in days) for SQL; one NULL row when there are none."""
-    pace: list[tuple[str | None, float | None]] = list((paces or {}).items()) or [(None, None)]
-    return pace, ",".join("(?, ?)" for _ in pace), [x for row in pace for x in row]
-
-
-def _json_list(s: str) -> list[str]:
-    """A stored JSON list (tags, groups): few distinct values, parsed once each."""
-    return list(_parse_list(s))
-
-
-@lru_cache(maxsize=4096)
-def _parse_list(s: str) -> tuple[str, ...]:
-    return tuple(json.loads(s))
-
-
-@dataclass
-class ChunkHit:
-    """A stored chunk with the document fields search needs."""
-
-    id: int
-    doc_id: str
-    position: int
-    text: str
-    heading: str
-    anchor: str
-    author_id: str
-    title: str
-    url: str
-    source: str
-    kind: str
-    updated_at: datetime | None
-    visible_to: list[str]
-    section: int = 0
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ContributionRow:
-    """A stored contribution, as expert attribution reads it."""
-
-    doc_id: str
-    person_id: str
-    role: str
-    weight: float
-    at: datetime | None
-    section: int | None
-    score: int | None
-    visible_to: list[str] = field(default_factory=lambda: ["everyone"])
-    source: str = ""
-
-
-@dataclass
-class PersonRow:
-    id: str
-    name: str
-    profile_url: str = ""
-    handles: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ContributionCount:
-    """How often a person played a role in one source's documents."""
-
-    person_id: str
-    source: str
-    role: str
-    count: int
-
-
-class Store:
+class Store(PeopleReads):
     """SQLite store of one generation. Use ``Store.open_write`` or ``Store.open_read``."""
 
     def __init__(self, path: Path, readonly: bool):
@@ -322,7 +236,7 @@ class Store:
                  updated_at, visible_to, section, tags) = r  # by position: this runs for every candidate
                 out[cid] = ChunkHit(
                     cid, doc_id, position, text, heading, anchor, author_id, title, url, source, kind,
-                    parse_time(updated_at), _json_list(visible_to), section, _json_list(tags),
+                    parse_time(updated_at), json_list(visible_to), section, json_list(tags),
                 )
         return out
 
@@ -338,7 +252,7 @@ class Store:
         join = ""
         if flt is not None and not flt.is_empty:
             join = " JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
-            cond, cargs = _filter_sql(flt)
+            cond, cargs = filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, ?, ?, ?) AS s FROM chunks_fts{join} "
                f"WHERE {where} ORDER BY s LIMIT ?")
@@ -383,7 +297,7 @@ class Store:
 
     def allowed_document_rowids(self, flt: ChunkFilter) -> list[int]:
         """Rowids of the documents passing ``flt``."""
-        cond, args = _filter_sql(flt)
+        cond, args = filter_sql(flt)
         return [r[0] for r in self.db.execute(f"SELECT d.rowid FROM documents d WHERE {cond}", args)]
 
     def document_keyword_search(self, match: str, limit: int, flt: ChunkFilter | None = None
@@ -392,7 +306,7 @@ class Store:
         nothing from a store older than the ``documents_fts`` table (until it is re-indexed)."""
         where, args = "documents_fts MATCH ?", [match]
         if flt is not None and not flt.is_empty:
-            cond, cargs = _filter_sql(flt)
+            cond, cargs = filter_sql(flt)
             where, args = f"{where} AND {cond}", [*args, *cargs]
         sql = ("SELECT d.id, bm25(documents_fts) AS s FROM documents_fts JOIN documents d "
                f"ON d.rowid = documents_fts.rowid WHERE {where} ORDER BY s LIMIT ?")
@@ -406,7 +320,7 @@ class Store:
 
     def allowed_chunk_ids(self, flt: ChunkFilter) -> list[int]:
         """Ids of the chunks whose documents pass ``flt``."""
-        cond, args = _filter_sql(flt)
+        cond, args = filter_sql(flt)
         return [r[0] for r in self.db.execute(
             f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {cond}", args)]
 
@@ -421,123 +335,6 @@ class Store:
             ):
                 out[r[0]].append(r[1])
         return out
-
-    def contributions_to(self, doc_ids: list[str]) -> list[ContributionRow]:
-        return self._contributions("doc_id", doc_ids)
-
-    def contributions_of(self, person_ids: list[str]) -> list[ContributionRow]:
-        return self._contributions("person_id", person_ids)
-
-    def _contributions(self, column: str, values: list[str]) -> list[ContributionRow]:
-        out: list[ContributionRow] = []
-        for start in range(0, len(values), 500):
-            part = values[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for r in self.db.execute(
-                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to, "
-                f"d.source FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
-                part,
-            ):
-                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           _json_list(r[7]), r[8]))
-        return out
-
-    def post_times(self, roles: tuple[str, ...], limit: int) -> dict[str, list[datetime]]:
-        """The times of each source's latest ``limit`` dated contributions in ``roles``, newest first."""
-        out: dict[str, list[datetime]] = {}
-        rows = self.db.execute(
-            "SELECT source, at FROM (SELECT d.source AS source, c.at AS at, ROW_NUMBER() OVER "
-            "(PARTITION BY d.source ORDER BY julianday(c.at) DESC) AS n FROM contributions c "
-            f"JOIN documents d ON d.id = c.doc_id WHERE c.at IS NOT NULL AND c.role IN ({','.join('?' * len(roles))})) "
-            "WHERE n <= ? ORDER BY source, n", [*roles, limit])
-        for source, at in rows:
-            out.setdefault(source, []).append(datetime.fromisoformat(at))
-        return out
-
-    def refresh_activity(self, half_life_days: float, now: datetime, paces: Mapping[str, float] | None = None
-                         ) -> None:
-        """Precompute ``activity_of`` for every person as of ``now`` (once per generation), per source.
-
-        Decay is a common factor: a sum of 0.5 ** (age / half-life) as of ``now`` times
-        0.5 ** (time since / half-life) is the sum at a later moment, so a search only scales
-        the stored sums (each source's by its own half-life, ``paces``). Undated contributions,
-        and those dated after ``now``, count 1.
-        """
-        pace, _, args = _pace_table(paces)
-        values = ",".join(f"(?{3 + 2 * i}, ?{4 + 2 * i})" for i in range(len(pace)))  # after ?1 and ?2
-        self.begin()
-        self.db.execute("DELETE FROM person_source_activity")
-        jd = _julian(now)
-        self.db.execute(
-            f"WITH pace(source, hl) AS (VALUES {values}) "
-            "INSERT INTO person_source_activity(person_id, role, visible_to, source, dated, flat) "
-            "SELECT c.person_id, c.role, d.visible_to, d.source, total(CASE WHEN julianday(c.at) <= ?1 "
-            "THEN pow(0.5, (?1 - julianday(c.at)) / coalesce(p.hl, ?2)) END), "
-            "total(CASE WHEN c.at IS NULL OR NOT julianday(c.at) <= ?1 THEN 1.0 END) "
-            "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
-            "WHERE coalesce(p.hl, ?2) > 0 GROUP BY c.person_id, c.role, d.visible_to, d.source",
-            [jd, half_life_days, *args])
-        self.set_meta("activity", {"half_life_days": half_life_days, "julian_day": jd,
-                                   "paces": dict(paces or {}), "by_source": True})
-        self.commit()
-
-    def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime,
-                    paces: Mapping[str, float] | None = None) -> list[tuple[str, str, list[str], float]]:
-        """(person, role, visible_to, recency-weighted count) per person, role and audience: a
-        contribution counts 0.5 ** (age in days / half-life); undated ones (or half-life 0)
-        count 1. ``paces`` gives a source its own half-life in days. From ``person_source_activity``
-        when it was made with these half-lives, else summed here."""
-        saved = self.meta("activity", None)
-        paces = dict(paces or {})
-        if not (isinstance(saved, dict) and saved.get("by_source") and half_life_days > 0
-                and saved.get("half_life_days") == half_life_days and saved.get("paces") == paces):
-            return self._activity_now(person_ids, half_life_days, now, paces)
-        since = _julian(now) - float(saved["julian_day"])
-        sums: dict[tuple[str, str, str], float] = {}
-        for start in range(0, len(person_ids), 500):
-            part = person_ids[start : start + 500]
-            for pid, role, visible_to, source, dated, flat in self.db.execute(
-                "SELECT person_id, role, visible_to, source, dated, flat FROM person_source_activity "
-                f"WHERE person_id IN ({','.join('?' * len(part))})", part):
-                key = (pid, role, visible_to)
-                scale = 0.5 ** (since / paces.get(source, half_life_days))
-                sums[key] = sums.get(key, 0.0) + float(dated) * scale + float(flat)
-        return [(pid, role, _json_list(vis), n) for (pid, role, vis), n in sums.items()]
-
-    def _activity_now(self, person_ids: list[str], half_life_days: float, now: datetime,
-                      paces: Mapping[str, float]) -> list[tuple[str, str, list[str], float]]:
-        out: list[tuple[str, str, list[str], float]] = []
-        _, values, args = _pace_table(paces)
-        for start in range(0, len(person_ids), 500):
-            part = person_ids[start : start + 500]
-            rows = self.db.execute(
-                f"WITH pace(source, hl) AS (VALUES {values}) "
-                "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR coalesce(p.hl, ?) <= 0 "
-                "THEN 1.0 ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / coalesce(p.hl, ?)) END) "
-                "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
-                f"WHERE c.person_id IN ({','.join('?' * len(part))}) GROUP BY c.person_id, c.role, d.visible_to",
-                [*args, half_life_days, _julian(now), half_life_days or 1.0, *part])
-            out.extend((r[0], r[1], _json_list(r[2]), float(r[3])) for r in rows)
-        return out
-
-    def authors_of(self, doc_ids: list[str]) -> dict[str, list[PersonRow]]:
-        """People per document, strongest contributors first."""
-        out: dict[str, list[PersonRow]] = {d: [] for d in doc_ids}
-        if doc_ids:
-            for doc_id, pid, name, url in self.author_rows(doc_ids):
-                out[doc_id].append(PersonRow(pid, name, url))
-        return out
-
-    def author_rows(self, doc_ids: list[str] | None = None) -> list[tuple[str, str, str, str]]:
-        """(document, person id, name, profile URL) of ``doc_ids`` (None: every document),
-        grouped per document, its strongest contributors first."""
-        where = f"WHERE c.doc_id IN ({','.join('?' * len(doc_ids))}) " if doc_ids is not None else ""
-        cur = self.db.cursor()
-        cur.row_factory = None  # plain tuples: every contribution when doc_ids is None
-        return [r[:4] for r in cur.execute(
-            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
-            f"JOIN people p ON p.id = c.person_id {where}"
-            "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name", doc_ids or [])]
 
     def document(self, doc_id: str) -> Document | None:
         r = self.db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -584,76 +381,9 @@ class Store:
         return sum(1 for (v,) in self.db.execute("SELECT visible_to FROM documents")
                    if wanted & set(json.loads(v)))
 
-    def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return {r[0]: json.loads(r[1]) for r in self.db.execute(
-            f"SELECT id, emails FROM people WHERE id IN ({marks})", ids)}
-
-    def people_by_ids(self, ids: list[str]) -> list[PersonRow]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return [PersonRow(r["id"], r["name"], r["profile_url"]) for r in self.db.execute(
-            f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", ids)]
-
-    def all_people(self) -> list[PersonRow]:
-        """Everyone with their handles and e-mails."""
-        return [PersonRow(r["id"], r["name"], r["profile_url"], json.loads(r["handles"]), json.loads(r["emails"]))
-                for r in self.db.execute("SELECT * FROM people ORDER BY name, id")]
-
-    def contribution_counts(self, groups: tuple[str, ...] | None = None) -> list[ContributionCount]:
-        """Contributions per person, source and role, to documents visible to any of ``groups``
-        (None: all documents)."""
-        where, args = _filter_sql(ChunkFilter(groups=groups))
-        return [ContributionCount(*r) for r in self.db.execute(
-            "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
-            f"JOIN documents d ON d.id = c.doc_id WHERE {where} GROUP BY c.person_id, d.source, c.role", args)]
-
-
 def document_text(sections: list[Section]) -> str:
     """What whole-document keyword search indexes besides the title (as m002's backfill)."""
     return "\n\n".join(f"{s.heading}\n{s.text}" for s in sections)
-
-
-def _filter_sql(f: ChunkFilter) -> tuple[str, list[Any]]:
-    """A SQL condition over ``documents d`` for a filter, with its parameters."""
-    conds: list[str] = []
-    args: list[Any] = []
-
-    def one_of(expr: str, values: tuple[str, ...] | list[str]) -> None:
-        conds.append(f"{expr} IN ({','.join('?' * len(values))})")
-        args.extend(values)
-
-    if f.sources:
-        one_of("d.source", f.sources)
-    if f.kinds:
-        one_of("d.kind", f.kinds)
-    if f.authors:
-        names = [a.lower() for a in f.authors]
-        marks = ",".join("?" * len(names))
-        conds.append("d.id IN (SELECT c2.doc_id FROM contributions c2 JOIN people p ON "
-                     f"p.id = c2.person_id WHERE p.id IN ({marks}) OR lower(p.name) IN ({marks}))")
-        args.extend([*f.authors, *names])
-    if f.tags:
-        marks = ",".join("?" * len(f.tags))
-        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE lower(t.value) IN ({marks}))")
-        args.extend(t.lower() for t in f.tags)
-    if f.since:
-        conds.append("coalesce(d.updated_at, d.created_at) >= ?")
-        args.append(f.since.isoformat())
-    if f.until:  # inclusive: before the start of the next day
-        conds.append("coalesce(d.updated_at, d.created_at) < ?")
-        args.append((f.until + timedelta(days=1)).isoformat())
-    if f.groups is not None:
-        marks = ",".join("?" * len(f.groups)) or "NULL"
-        conds.append(f"EXISTS (SELECT 1 FROM json_each(d.visible_to) g WHERE g.value IN ({marks}))")
-        args.extend(f.groups)
-    if f.exclude_docs:
-        conds.append(f"d.id NOT IN ({','.join('?' * len(f.exclude_docs))})")
-        args.extend(f.exclude_docs)
-    return " AND ".join(conds) or "1", args
 
 
 def _person(row: PersonRow | None) -> Person | None:

@@ -22,8 +22,8 @@ import numpy as np
 
 from index.gaps import NO_ANSWER, GapLog
 from index.generations import IndexReader
+from index.rows import ChunkHit
 from index.settings import AnswerSettings
-from index.store import ChunkHit
 
 from .experts import Expert
 from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_citations

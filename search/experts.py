@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from index.models import Person
 from index.pace import Clock, Clocks, activity_paces, decay, source_clocks
 from index.people import PeopleResolver
+from index.rows import ChunkHit, ContributionRow, PersonRow
 from index.settings import ExpertSettings
-from index.store import ChunkHit, ContributionRow, PersonRow, Store
+from index.store import Store
 
 from .permissions import LOCAL, Viewer
 from .snippets import make_snippet

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from index.store import Store, parse_time
+from index.rows import parse_time
+from index.store import Store
 
 from .permissions import LOCAL, Viewer
 

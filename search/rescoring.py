@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from index.generations import IndexReader
-from index.store import ChunkHit
+from index.rows import ChunkHit
 
 from .candidates import Candidate
 

@@ -26,8 +26,8 @@ import numpy as np
 from index.embedding import Embedder
 from index.filters import ChunkFilter
 from index.generations import IndexReader, LiveIndex
+from index.rows import ChunkHit
 from index.settings import SearchSettings
-from index.store import ChunkHit
 
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever

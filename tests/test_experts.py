@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from index.generations import Home, LiveIndex
 from index.models import Contribution, Document, Person, Section
 from index.pace import activity_paces, make_clock
+from index.rows import ContributionRow
 from index.settings import ExpertSettings, Settings, SourceSettings
-from index.store import ContributionRow
 from ingest.pipeline import run_ingest
 from search.experts import ExpertFinder, Passage, activity, combine, topical
 from search.searcher import Searcher

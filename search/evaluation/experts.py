@@ -28,8 +28,8 @@ from index.embedding import Embedder, EmbeddingCache
 from index.models import Document, text_hash
 from index.pace import POST_ROLES, Clock, decay, make_clock
 from index.people import PeopleResolver
+from index.rows import ContributionRow
 from index.settings import ExpertSettings, Settings, SourceSettings
-from index.store import ContributionRow
 
 from ..experts import Passage, activity, combine, query_tags, tag_profile, topical
 from ..snippets import query_terms

@@ -1,0 +1,93 @@
+"""What the store hands back: typed rows, and the conversions between stored values and Python ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def parse_time(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def julian_day(t: datetime) -> float:
+    """The julian day of ``t``, as SQLite's julianday()."""
+    return t.timestamp() / 86400 + 2440587.5
+
+
+def pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:
+    """A VALUES list of (source, half-life in days) for SQL; one NULL row when there are none."""
+    pace: list[tuple[str | None, float | None]] = list((paces or {}).items()) or [(None, None)]
+    return pace, ",".join("(?, ?)" for _ in pace), [x for row in pace for x in row]
+
+
+def json_list(s: str) -> list[str]:
+    """A stored JSON list (tags, groups): few distinct values, parsed once each."""
+    return list(_parse_list(s))
+
+
+@lru_cache(maxsize=4096)
+def _parse_list(s: str) -> tuple[str, ...]:
+    return tuple(json.loads(s))
+
+
+@dataclass
+class ChunkHit:
+    """A stored chunk with the document fields search needs."""
+
+    id: int
+    doc_id: str
+    position: int
+    text: str
+    heading: str
+    anchor: str
+    author_id: str
+    title: str
+    url: str
+    source: str
+    kind: str
+    updated_at: datetime | None
+    visible_to: list[str]
+    section: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionRow:
+    """A stored contribution, as expert attribution reads it."""
+
+    doc_id: str
+    person_id: str
+    role: str
+    weight: float
+    at: datetime | None
+    section: int | None
+    score: int | None
+    visible_to: list[str] = field(default_factory=lambda: ["everyone"])
+    source: str = ""
+
+
+@dataclass
+class PersonRow:
+    id: str
+    name: str
+    profile_url: str = ""
+    handles: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContributionCount:
+    """How often a person played a role in one source's documents."""
+
+    person_id: str
+    source: str
+    role: str
+    count: int
