@@ -230,18 +230,25 @@ class LiveIndex:
         reader = self._reader
         if reader is not None and now - self._checked < self.check_every:
             return reader
-        with self._lock:
+        # While one request opens a new generation (seconds at a million chunks: the vectors
+        # and the document map are read), the others keep the reader they have, unblocked.
+        if not self._lock.acquire(blocking=reader is None):
+            assert reader is not None
+            return reader
+        try:
             self._checked = now
             name = self.home.current()
             if self._reader is None or (name and name != self._reader.generation):
                 new = self.home.open_reader()
                 new.docs()  # read before any request uses the generation (~2 s at 1M chunks)
                 if self._reader is not None:
-                    self._retired.append((now, self._reader))
+                    self._retired.append((time.monotonic(), self._reader))
                 self._reader = new
-            while self._retired and now - self._retired[0][0] > self.grace:
+            while self._retired and time.monotonic() - self._retired[0][0] > self.grace:
                 self._retired.pop(0)[1].close()
             return self._reader
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:

@@ -213,6 +213,37 @@ def test_model_change_rebuilds_into_new_generation_while_the_old_one_serves(sett
     assert rec.generation != first.generation
 
 
+def test_requests_keep_the_old_generation_while_a_new_one_is_being_opened(settings, wiki, fake_embedder,
+                                                                          monkeypatch):
+    import threading
+
+    from index.generations import IndexReader, LiveIndex
+
+    first = run_ingest(settings, fake_embedder)
+    live = LiveIndex(Home(settings.home), check_every=0.0)
+    assert live.get().generation == first.generation
+    write(wiki / "new.md", "# New\n\nA new page about llamas.\n")
+    second = run_ingest(settings, fake_embedder)
+    opening, release = threading.Event(), threading.Event()
+    docs = IndexReader.docs
+
+    def slow_docs(self):  # type: ignore[no-untyped-def]  # reading a big generation's document map
+        opening.set()
+        assert release.wait(10)
+        return docs(self)
+
+    monkeypatch.setattr(IndexReader, "docs", slow_docs)
+    swapper = threading.Thread(target=live.get)
+    swapper.start()
+    assert opening.wait(10)
+    assert live.get().generation == first.generation  # answered at once, not after the open
+    release.set()
+    swapper.join(10)
+    monkeypatch.setattr(IndexReader, "docs", docs)
+    assert live.get().generation == second.generation
+    live.close()
+
+
 def test_bm25_impacts_are_rebuilt_only_when_the_text_changed(settings, wiki, fake_embedder, monkeypatch):
     """An unchanged re-run keeps the stored impacts (at 1M chunks they take ~100 s to
     compute); an edit rebuilds them, so keyword search finds the new words at once."""
