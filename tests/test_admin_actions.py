@@ -136,6 +136,34 @@ def test_csrf_token_is_tied_to_the_sign_in_cookie(settings, fake_embedder, runne
     assert client.post("/admin/reindex", data={"csrf": token}, follow_redirects=False).status_code == 303
 
 
+def test_csrf_token_expires_and_malformed_tokens_are_refused(site, runner):
+    import time
+
+    from web.auth import CSRF_MAX_AGE
+
+    client, admin, _ = site
+    client.cookies.set(COOKIE, admin)
+    page_token = csrf_from_admin_page(client)
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    viewer = auth.tokens.owner(admin)
+    from search.permissions import Viewer
+
+    ada = Viewer(viewer.user, frozenset(viewer.groups), admin=True)
+
+    class Req:  # what csrf_token reads of a request: the sign-in cookie
+        cookies = {COOKIE: admin}
+
+    stale = auth.csrf_token(ada, Req(), now=time.time() - CSRF_MAX_AGE - 60)
+    future = auth.csrf_token(ada, Req(), now=time.time() + 3600)
+    recent = auth.csrf_token(ada, Req(), now=time.time() - CSRF_MAX_AGE + 600)
+    ts, mac = page_token.split(".")
+    for bad in (stale, future, f"{ts}.{mac[:-1]}0" if mac[-1] != "0" else f"{ts}.{mac[:-1]}1",
+                f"{int(ts) + 1}.{mac}", mac, "x.y", "9" * 40 + ".z", f"{ts}.ü{mac}", ""):
+        assert client.post("/admin/reindex", data={"csrf": bad}).status_code == 403, bad
+    assert runner.calls == []
+    assert client.post("/admin/reindex", data={"csrf": recent}, follow_redirects=False).status_code == 303
+
+
 def test_local_mode_needs_the_token_too_and_a_bearer_header_does_not_excuse_it(settings, fake_embedder, runner):
     """In local mode every loopback caller is the admin: exactly what a hostile page would abuse."""
     client = TestClient(app_with(settings, fake_embedder, runner, mode="local"))

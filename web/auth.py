@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from search.permissions import LOCAL, Viewer
 
 COOKIE = "whoknows_token"
 LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
+CSRF_MAX_AGE = 12 * 3600  # seconds an admin form's token stays valid (a working day)
 
 
 class Authenticator:
@@ -76,11 +79,16 @@ class Authenticator:
         groups = frozenset(owner.groups)
         return Viewer(owner.user, groups, admin=self.settings.admin_group in groups)
 
-    def csrf_token(self, viewer: Viewer, request: Request) -> str:
-        """A token for admin forms, tied to the user and their sign-in cookie (if any): a
-        cross-site page can neither read it nor compute it."""
+    def csrf_token(self, viewer: Viewer, request: Request, now: float | None = None) -> str:
+        """A token for admin forms, tied to the user, their sign-in cookie (if any) and the time
+        it was made: a cross-site page can neither read it nor compute it, and a copy that
+        leaks (a saved page, a log) stops working after ``CSRF_MAX_AGE``."""
+        made = int(time.time() if now is None else now)
+        return f"{made}.{self._csrf_mac(viewer, request, made)}"
+
+    def _csrf_mac(self, viewer: Viewer, request: Request, made: int) -> str:
         session = hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()
-        return hmac.new(self._secret, f"csrf:{viewer.user}:{session}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._secret, f"csrf:{viewer.user}:{session}:{made}".encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, viewer: Viewer, request: Request, token: str) -> None:
         """Refuse a state-changing request that a page on another site could have sent.
@@ -95,7 +103,10 @@ class Authenticator:
             return
         if cross_site(request, self.base_host):
             raise HTTPException(403, "cross-site request refused")
-        if not hmac.compare_digest(self.csrf_token(viewer, request), token or ""):
+        made, _, mac = (token or "").partition(".")
+        age = time.time() - int(made) if made.isdigit() and len(made) <= 12 else -math.inf
+        if not (-60 <= age <= CSRF_MAX_AGE and hmac.compare_digest(self._csrf_mac(viewer, request, int(made)).encode(),
+                                                             mac.encode("utf-8", "replace"))):
             raise HTTPException(403, "this form has expired or came from another site; reload the page")
 
 
