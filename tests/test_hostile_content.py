@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import pytest
 from bs4 import BeautifulSoup
@@ -60,6 +61,36 @@ def hostile_forum(root: Path) -> None:
     write(root / "site.json", json.dumps({"categories": [{"id": 1, "slug": "general", "name": SCRIPT}]}))
 
 
+def hostile_stackexchange(root: Path) -> None:
+    def row(**attrs: str) -> str:
+        return "<row " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + " />"
+
+    body = f"<p>How is the {QUERY} done?</p><script>window.__xss=10</script><p>{TEXTAREA} {TEMPLATE}</p>"
+    answer = f"<p>The {QUERY} is monthly. <a href='{JS_URL}'>steps</a> <img src=x onerror=window.__xss=11></p>"
+    write(root / "Posts.xml", "<posts>" + row(
+        Id="1", PostTypeId="1", CreationDate="2024-03-01T10:00:00.000", Score="3", OwnerUserId="5",
+        AcceptedAnswerId="2", Title=f"{SVG} {QUERY}", Tags=f"<{SCRIPT.replace('<', '').replace('>', '')}><{TEMPLATE}>",
+        Body=body) + row(
+        Id="2", PostTypeId="2", ParentId="1", CreationDate="2024-03-02T10:00:00.000", Score="5", OwnerUserId="6",
+        Body=answer) + "</posts>")
+    write(root / "Users.xml", "<users>" + row(Id="5", DisplayName=SCRIPT, WebsiteUrl=JS_URL) + row(
+        Id="6", DisplayName=IMG, WebsiteUrl=JS_URL) + "</users>")
+
+
+def hostile_mediawiki(root: Path) -> None:
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    text = (f"== {IMG} ==\nThe {QUERY} on the wiki: {SCRIPT} {TEXTAREA} {TEMPLATE}\n"
+            f"[{JS_URL} a link] <span onmouseover=\"window.__xss=12\">{SVG}</span>")
+    write(root / "export.xml", f"""<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">
+<siteinfo><sitename>{esc(SCRIPT)}</sitename><base>{esc(JS_URL)}</base></siteinfo>
+<page><title>{esc(TEXTAREA)} {esc(QUERY)}</title><ns>0</ns><id>3</id><revision><id>1</id>
+<timestamp>2024-03-03T10:00:00Z</timestamp><contributor><username>{esc(SVG)}</username><id>8</id></contributor>
+<text xml:space="preserve">{esc(text)}</text></revision></page></mediawiki>
+""")
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     from .conftest import FakeEmbedder
@@ -67,10 +98,14 @@ def hostile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     hostile_wiki(tmp / "wiki")
     hostile_forum(tmp / "forum")
+    hostile_stackexchange(tmp / "se")
+    hostile_mediawiki(tmp / "mw")
     settings = Settings(home=tmp / "home", sources=[
         SourceSettings(name="wiki", kind="markdown", path=str(tmp / "wiki"), url=JS_URL + "{path}"),
         SourceSettings(name="forum", kind="discourse", path=str(tmp / "forum"),
                        options={"base_url": JS_URL}),
+        SourceSettings(name="se", kind="stackexchange", path=str(tmp / "se"), options={"site": "se.example"}),
+        SourceSettings(name="mw", kind="mediawiki", path=str(tmp / "mw")),
     ])
     settings.web.base_url = 'https://whoknows.example/"><script>window.__xss=9</script>'
     embedder = FakeEmbedder()
@@ -118,6 +153,8 @@ def assert_inert(html: str, where: str) -> None:
 
 def test_the_corpus_really_carries_the_payloads(client):
     text = client.get("/api/search", params={"q": QUERY, "k": 20}).text
+    sources = {h["source"] for h in json.loads(text)["hits"]}
+    assert sources == {"wiki", "forum", "se", "mw"}  # every kind of source brings hostile pages
     for payload in (SCRIPT, IMG.replace("/", ""), SVG, TEXTAREA, TEMPLATE):
         assert json.dumps(payload)[1:-1] in text, payload
     assert "javascript:" in text  # the links stored are hostile too; pages must not use them

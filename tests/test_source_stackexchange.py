@@ -191,6 +191,10 @@ def test_site_host_may_come_from_the_url_template(tmp_path):
     assert docs["cardano/4"].sections[0].author.profile_url.startswith("https://cardano.stackexchange.com/users/")
     with pytest.raises(ValueError, match="options.site"):
         StackExchangeSource(SourceSettings(name="x", kind="stackexchange", path=str(tmp_path)), Settings())
+    for bad in ("javascript:alert(1)//", "evil.example/<script>", "a b.example"):
+        with pytest.raises(ValueError, match="must be a host name"):
+            StackExchangeSource(SourceSettings(name="x", kind="stackexchange", path=str(tmp_path),
+                                               options={"site": bad}), Settings())
 
 
 # ---- bad input -----------------------------------------------------------------------

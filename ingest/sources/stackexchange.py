@@ -42,15 +42,18 @@ from .stackexchange_dump import Comment, DumpIndex, Post, Thread
 # are search's business. Comments and edits are small next to a question or an answer.
 WEIGHTS = {"asker": 1.0, "answerer": 1.0, "accepted-answerer": 1.0, "commenter": 0.2, "editor": 0.2}
 COMMUNITY_USER = "-1"
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
 
 
 def site_host(cfg: SourceSettings) -> str:
     """The site's host from ``options.site`` or the ``url`` template."""
     site = str(cfg.options.get("site", "")).strip()
-    if site:
-        return urlsplit(site).netloc or site.strip("/")
-    if cfg.url:
-        return urlsplit(cfg.url).netloc
+    host = (urlsplit(site).netloc or site.strip("/")) if site else urlsplit(cfg.url).netloc if cfg.url else ""
+    if host and not _HOST.fullmatch(host):
+        raise ValueError(f"source {cfg.name!r}: options.site must be a host name such as "
+                         f"\"cardano.stackexchange.com\", not {host[:100]!r}")
+    if host:
+        return host
     raise ValueError(
         f"source {cfg.name!r}: set options.site (e.g. \"cardano.stackexchange.com\") or url, "
         "so every post links back to its thread and author (CC BY-SA attribution)"
