@@ -11,6 +11,7 @@ from typing import Any
 from index.rows import parse_time
 from index.store import Store
 
+from .experts import ROLE_LABELS
 from .permissions import LOCAL, Viewer
 
 HOW_INFERRED = (
@@ -54,6 +55,9 @@ class PersonProfile:
                 "recent": [c(x) for x in self.recent], "how_inferred": self.how_inferred}
 
 
+_ROLE_ORDER = {role: i for i, role in enumerate(ROLE_LABELS)}  # the strongest role first
+
+
 def person_profile(store: Store, person_id: str, viewer: Viewer = LOCAL, limit: int = 10
                    ) -> PersonProfile | None:
     """A person's page from the contributions ``viewer`` may see; None when there are none
@@ -74,18 +78,19 @@ def person_profile(store: Store, person_id: str, viewer: Viewer = LOCAL, limit: 
     roles: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     tags: Counter[str] = Counter()
-    per_doc: dict[str, tuple[float, ProfileContribution]] = {}
+    per_doc: dict[str, tuple[tuple[float, int], ProfileContribution]] = {}
     for r in rows:
         roles[r["role"]] += 1
         sources[r["source"]] += 1
         tags.update(json.loads(r["tags"]))
         pc = ProfileContribution(r["doc_id"], r["title"], r["url"], r["source"], r["role"],
                                  parse_time(r["at"]))
-        if r["doc_id"] not in per_doc or r["weight"] > per_doc[r["doc_id"]][0]:
-            per_doc[r["doc_id"]] = (r["weight"], pc)
+        strength = (r["weight"], -_ROLE_ORDER.get(r["role"], len(_ROLE_ORDER)))  # ties: accepted answer first
+        if r["doc_id"] not in per_doc or strength > per_doc[r["doc_id"]][0]:
+            per_doc[r["doc_id"]] = (strength, pc)
     prof.counts, prof.sources = dict(roles), dict(sources)
     prof.topics = tags.most_common(limit)
     docs = [pc for _, pc in per_doc.values()]
-    prof.top_documents = [pc for _, pc in sorted(per_doc.values(), key=lambda x: -x[0])][:limit]
+    prof.top_documents = [pc for _, pc in sorted(per_doc.values(), key=lambda x: x[0], reverse=True)][:limit]
     prof.recent = sorted((d for d in docs if d.at), key=lambda d: d.at, reverse=True)[:limit]  # type: ignore[arg-type, return-value]
     return prof

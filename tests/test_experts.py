@@ -147,10 +147,28 @@ def test_experts_api_and_person_page(forum_settings, fake_embedder):
     assert person["topics"] == [{"tag": "database", "count": 1}]
     soup = BeautifulSoup(c.get(top["person"]["profile_url"]).text, "html.parser")
     assert soup.h1.get_text() == "Bob"
+    assert [(dt.get_text(), dd.get_text()) for dt, dd in zip(soup.select("#counts dt"), soup.select("#counts dd"),
+                                                              strict=True)] == [("accepted answer", "1")]
     assert "whoknows suggests people from what they have written" in soup.select_one("#how-inferred").get_text()
     page = BeautifulSoup(c.get("/search", params={"q": "database backup"}).text, "html.parser")
     assert page.select_one("aside.experts .expert-name").get_text() == "Bob"
     assert c.get("/people/nobody").status_code == 404
+
+
+def test_person_page_names_the_strongest_role_on_each_document(forum_settings, fake_embedder):
+    docs = _threads()
+    bob = next(c.person for c in docs[1].contributions if c.person.name == "Bob")
+    t = docs[1].contributions[1].at
+    # as a Stack Exchange dump gives them: "answerer" and, for the accepted answer, "accepted-answerer" too
+    docs[1].contributions.insert(1, Contribution(bob, "answerer", at=t, section=1, score=5))
+    _ingest_docs(forum_settings, fake_embedder, docs)
+    c = TestClient(create_app(forum_settings, embedder=fake_embedder))
+    pid = c.get("/api/experts", params={"q": "database backup storage"}).json()["experts"][0]["person"]["id"]
+    person = c.get(f"/api/people/{pid}").json()
+    assert person["counts"] == {"answerer": 1, "accepted-answerer": 1}
+    assert [d["role"] for d in person["top_documents"]] == ["accepted-answerer"]
+    soup = BeautifulSoup(c.get(f"/people/{pid}").text, "html.parser")
+    assert soup.select_one("#top-docs .meta").get_text().startswith("accepted answer ·")
 
 
 def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
