@@ -175,3 +175,22 @@ class PeopleReads:
         return [ContributionCount(*r) for r in self.db.execute(
             "SELECT c.person_id, d.source, c.role, count(*) FROM contributions c "
             f"JOIN documents d ON d.id = c.doc_id WHERE {where} GROUP BY c.person_id, d.source, c.role", args)]
+
+    def topic_contributions(self, groups: tuple[str, ...] | None, roles: tuple[str, ...]
+                            ) -> list[tuple[str, str, int]]:
+        """(topic, person, documents) per document tag (lower case) and person: how many
+        documents with that tag, visible to any of ``groups`` (None: all), the person
+        contributed to in one of ``roles``."""
+        where, args = filter_sql(ChunkFilter(groups=groups))
+        return [(r[0], r[1], int(r[2])) for r in self.db.execute(
+            "SELECT lower(t.value), c.person_id, count(DISTINCT c.doc_id) FROM contributions c "
+            "JOIN documents d ON d.id = c.doc_id, json_each(d.tags) t "
+            f"WHERE {where} AND c.role IN ({','.join('?' * len(roles))}) GROUP BY 1, 2",
+            [*args, *roles])]
+
+    def topic_documents(self, groups: tuple[str, ...] | None) -> list[tuple[str, int]]:
+        """(topic, documents) per document tag (lower case), most documents first."""
+        where, args = filter_sql(ChunkFilter(groups=groups))
+        return [(r[0], int(r[1])) for r in self.db.execute(
+            "SELECT lower(t.value), count(DISTINCT d.id) FROM documents d, json_each(d.tags) t "
+            f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1", args)]

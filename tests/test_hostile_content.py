@@ -129,7 +129,7 @@ def people(client) -> list[str]:
 def pages(client) -> list[str]:
     client.get("/search", params={"q": SCRIPT + " no such words at all xyzzy"})  # a gap with a payload query
     out = [f"/search?q={QUERY}", f"/search?q={IMG}", f"/ask?q={QUERY}", f"/ask?q={TEXTAREA}",
-           f"/popup?q={QUERY}", f"/popup?q={SVG}", "/admin", "/admin/gaps", "/bookmarklet", "/",
+           f"/popup?q={QUERY}", f"/popup?q={SVG}", "/admin", "/admin/gaps", "/bookmarklet", "/", "/topics",
            f"/search?q={QUERY}&tag={SCRIPT}", "/search?like=wiki/evil.md"]
     return out + [f"/people/{p}" for p in people(client)]
 
@@ -269,7 +269,7 @@ def test_no_payload_runs_in_chromium(hostile):
         assert page.locator("li.hit").count() >= 2 and page.locator(".expert-name").count() >= 1
         person_pages = [page.locator(".expert-name").nth(i).get_attribute("href")
                         for i in range(page.locator(".expert-name").count())]
-        for path in (f"/search?q={QUERY}", f"/search?q={SCRIPT}", f"/ask?q={QUERY}", "/admin", "/admin/gaps",
+        for path in (f"/search?q={QUERY}", f"/search?q={SCRIPT}", f"/ask?q={QUERY}", "/admin", "/admin/gaps", "/topics",
                      *person_pages):
             page.goto(base + path)
             assert _flags(page) == {"xss": None}, path

@@ -31,7 +31,7 @@ from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import apidocs, browser, document, login
+from . import apidocs, browser, document, login, topics
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -76,6 +76,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.include_router(login.router)
     app.add_exception_handler(HTTPException, login.sign_in_on_401)
     app.include_router(document.router)
+    app.include_router(topics.router)
     apidocs.install(app)
 
     @app.exception_handler(NoIndex)

@@ -253,6 +253,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
     from search.people import list_people
 
+    if args.topics:
+        return _print_topics(settings, args)
     people = list_people(settings, source=args.source, viewer=_viewer(settings, args))
     if args.limit:
         people = people[: args.limit]
@@ -263,6 +265,26 @@ def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
         roles = "; ".join(f"{src}: " + ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
                           for src, by_role in sorted(p.by_source.items()))
         print(f"{p.contributions:6}  {p.name}  ({roles})")
+    return 0
+
+
+def _print_topics(settings: Settings, args: argparse.Namespace) -> int:
+    from index.generations import Home
+    from search.expertise import topic_coverage
+    from search.experts import ExpertFinder
+
+    reader = Home(settings.home).open_reader()
+    try:
+        excluded = ExpertFinder(settings.experts, settings.people).excluded
+        topics = topic_coverage(reader.store, _viewer(settings, args), excluded=excluded)[: args.limit or None]
+    finally:
+        reader.close()
+    if args.json:
+        print(json.dumps({"topics": [t.to_json() for t in topics]}, indent=2, ensure_ascii=False))
+        return 0
+    for t in topics:
+        who = ", ".join(f"{e.person.name} {e.documents}" for e in t.experts)
+        print(f"{t.documents:6}  {t.topic}  (bus factor {t.bus_factor}{', at risk' if t.at_risk else ''}: {who})")
     return 0
 
 
@@ -338,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("people", cmd_people, "list people with their contributions per source and role")
     sp.add_argument("--source", help="only people who contributed to this source")
     sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")
+    sp.add_argument("--topics", action="store_true",
+                    help="instead: each topic (tag) with who knows most about it and its bus factor, as /api/topics")
     sp.add_argument("--json", action="store_true", help="print JSON")
     sp.add_argument("--as", dest="as_user", metavar="USER",
                     help="see only what USER may see (groups of their newest token)")

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from index.filters import ChunkFilter
 from search.answers import Answer
 from search.documents import DocumentView
+from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
 from search.gaps import GapReport
 from search.profiles import PersonProfile
 from search.rephrase import NoResultHelp
@@ -109,6 +110,17 @@ class AskPage:
 class GapsPage:
     gaps: list[GapReport]
     title: str = "Knowledge gaps · whoknows"
+
+
+@dataclass
+class TopicsPage:
+    topics: list[TopicCoverage]
+    title: str = "Who knows what · whoknows"
+    at_risk_min_documents: int = AT_RISK_MIN_DOCUMENTS
+
+    @property
+    def at_risk(self) -> list[TopicCoverage]:
+        return [t for t in self.topics if t.at_risk]
 
 
 @dataclass

@@ -1,0 +1,34 @@
+"""Who knows what: every topic with the people who know most about it, and the topics that
+rest on one person (for whoever looks after the organisation's knowledge)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from search.expertise import TopicCoverage, topic_coverage
+
+from .deps import SearcherDep, ViewerDep, templates
+from .pages import TopicsPage
+
+router = APIRouter()
+Limit = Annotated[int, Query(ge=1, le=2000, description="at most this many topics, most documents first")]
+
+
+def _topics(s: SearcherDep, viewer: ViewerDep, limit: int) -> list[TopicCoverage]:
+    finder = s.expert_finder
+    return topic_coverage(s.index.get().store, viewer, excluded=finder.excluded if finder else None)[:limit]
+
+
+@router.get("/api/topics", summary="Topics (document tags) with who knows them and their bus factor")
+def api_topics(s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> dict[str, Any]:
+    """Each topic of the documents the viewer may see: documents, contributors, the bus factor
+    (fewest people who made half of its answers and pages) and the people who know most."""
+    return {"topics": [t.to_json() for t in _topics(s, viewer, limit)]}
+
+
+@router.get("/topics", response_class=HTMLResponse, summary="Who knows what (HTML)")
+def topics_page(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> Any:
+    return templates.TemplateResponse(request, "topics.html", {"page": TopicsPage(_topics(s, viewer, limit))})
