@@ -31,4 +31,6 @@ def api_topics(s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> dict[st
 
 @router.get("/topics", response_class=HTMLResponse, summary="Who knows what (HTML)")
 def topics_page(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> Any:
+    """The same as a page: the topics that rest on one person first, then every topic with
+    its documents, contributors, bus factor and the people who know most about it."""
     return templates.TemplateResponse(request, "topics.html", {"page": TopicsPage(_topics(s, viewer, limit))})
