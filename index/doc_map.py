@@ -7,11 +7,12 @@ Asked of SQLite each time, at a million chunks that is ~20 ms of point lookups a
 plus the facets' rows). A generation
 never changes once published, so this is read once when it is opened (``LiveIndex`` builds
 it before requests see the generation): a few arrays, ~12 bytes a chunk and a contribution,
-plus each document's id, source, kind and year and each person's name.
+plus each document's id, source, kind, year and audience and each person's name.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 
@@ -27,22 +28,26 @@ class DocMap:
     def __init__(self, store: Store):
         cur = store.db.cursor()
         cur.row_factory = None  # plain tuples: ~1M rows at a million chunks
-        docs = cur.execute("SELECT id, source, kind, updated_at FROM documents").fetchall()
-        self.doc_ids: list[str] = [d for d, _, _, _ in docs]
+        docs = cur.execute("SELECT id, source, kind, updated_at, visible_to FROM documents").fetchall()
+        self.doc_ids: list[str] = [d[0] for d in docs]
         self._pos = {d: i for i, d in enumerate(self.doc_ids)}
-        self._sources, source_code = _codes(s for _, s, _, _ in docs)
-        self._kinds, kind_code = _codes(k for _, _, k, _ in docs)
+        self._sources, source_code = _codes(d[1] for d in docs)
+        self._kinds, kind_code = _codes(d[2] for d in docs)
         self._source = np.array(source_code, dtype=np.int32)
         self._kind = np.array(kind_code, dtype=np.int32)
         # the year of the last update (ISO text), 0 for none: facets count documents per year
-        self._year = np.array([int(u[:4]) if u and u[:4].isdigit() else 0 for _, _, _, u in docs],
-                              dtype=np.int32)
-        rows = cur.execute("SELECT doc_id, id FROM chunks ORDER BY doc_id, position").fetchall()
-        ids = np.fromiter((c for _, c in rows), dtype=np.int64, count=len(rows))
-        pos = np.fromiter((self._pos.get(d, -1) for d, _ in rows), dtype=np.int64, count=len(rows))
+        self._year = np.array([int(d[3][:4]) if d[3] and d[3][:4].isdigit() else 0 for d in docs], dtype=np.int32)
+        audiences, audience_code = _codes(d[4] for d in docs)  # a few distinct groups lists
+        self._audiences: list[list[str]] = [json.loads(a) for a in audiences]
+        self._audience = np.array(audience_code, dtype=np.int32)
+        rows = cur.execute("SELECT doc_id, id, section FROM chunks ORDER BY doc_id, position").fetchall()
+        ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        pos = np.fromiter((self._pos.get(r[0], -1) for r in rows), dtype=np.int64, count=len(rows))
         self._ids = ids  # chunk ids grouped per document, each document's in reading order
         self._doc_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int32)
         self._doc_of[ids] = pos
+        self._section = np.zeros(len(self._doc_of), dtype=np.int32)  # per chunk id: its section
+        self._section[ids] = np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows))
         self._start, self._stop = _spans(pos, len(self.doc_ids))
         self._read_authors(store)
 
@@ -72,6 +77,16 @@ class DocMap:
         for c in chunk_ids:
             if 0 <= c < n and (p := int(self._doc_of[c])) >= 0:
                 out[c] = self.doc_ids[p]
+        return out
+
+    def passages(self, chunk_ids: Iterable[int]) -> dict[int, tuple[str, int, list[str]]]:
+        """(document, section, the document's audience) of each known chunk id: what expert
+        attribution needs of a passage, without reading its row."""
+        out: dict[int, tuple[str, int, list[str]]] = {}
+        n = len(self._doc_of)
+        for c in chunk_ids:
+            if 0 <= c < n and (p := int(self._doc_of[c])) >= 0:
+                out[c] = (self.doc_ids[p], int(self._section[c]), self._audiences[self._audience[p]])
         return out
 
     def chunks_of(self, doc_ids: Iterable[str]) -> dict[str, list[int]]:

@@ -172,7 +172,7 @@ class Answerer:
             return ans, []
         reader = self.searcher.index.get()
         cands = self._candidates(reader, question, viewer)
-        ans.experts = self.searcher._experts(reader, cands, question, viewer=viewer)
+        ans.experts = self.searcher._experts(reader, [(ch.id, s) for ch, s in cands], question, viewer=viewer)
         passages = _diverse(cands, self.settings.passages)
         if not passages:
             return ans, []

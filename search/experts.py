@@ -44,7 +44,7 @@ class Passage:
     doc_id: str
     section: int
     score: float
-    chunk: ChunkHit | None = None
+    chunk_id: int = -1  # the chunk that matched (-1: none, e.g. a post in the evaluation)
     keyword: float = 0.0  # BM25 relative to the query's best keyword match, 0..1 (0: no term matched)
 
 
@@ -101,8 +101,8 @@ def with_keyword(passages: list[Passage], keyword_hits: Mapping[int, float]) -> 
     if best <= 0:
         return passages
     for x in passages:
-        if x.chunk is not None:
-            x.keyword = max(0.0, keyword_hits.get(x.chunk.id, 0.0)) / best
+        if x.chunk_id >= 0:
+            x.keyword = max(0.0, keyword_hits.get(x.chunk_id, 0.0)) / best
     return passages
 
 
@@ -231,31 +231,43 @@ class ExpertFinder:
         for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
             if viewer.can_see(visible_to) and role in p.activity_roles:
                 act[pid] += p.role_weights.get(role, 0.5) * n
-        chunks = {(x.doc_id, x.section): x.chunk for x in passages if x.chunk is not None}
-        best_chunk = {x.doc_id: x.chunk for x in sorted(passages, key=lambda x: x.score)
-                      if x.chunk is not None}
+        ids = {(x.doc_id, x.section): x.chunk_id for x in passages if x.chunk_id >= 0}
+        best_id = {x.doc_id: x.chunk_id for x in sorted(passages, key=lambda x: x.score) if x.chunk_id >= 0}
+        ranked = combine(top, act, p)[: k or p.k]
+        receipts = {pid: _receipts(why[pid], ids, best_id) for pid, _ in ranked}
+        # only the receipts shown need their chunk's text, title and link: read them in one go
+        wanted = dict.fromkeys(cid for r in receipts.values() for _, _, cid in r[: p.evidence])
+        shown = store.chunks_by_ids(list(wanted))
         experts = []
-        for pid, score in combine(top, act, p)[: k or p.k]:
-            ev = self._evidence(why[pid], chunks, best_chunk, query)
+        for pid, score in ranked:
+            ev = [_evidence(w, c, shown.get(cid), query) if i < p.evidence else
+                  Evidence(c.doc_id, "", "", c.role, c.at, "", w)  # counted in the reason, not shown
+                  for i, (w, c, cid) in enumerate(receipts[pid])]
             experts.append(Expert(people[pid], score, reason(ev), ev[: p.evidence]))
         return experts
 
-    def _evidence(self, weighted: list[tuple[float, ContributionRow]],
-                  chunks: Mapping[tuple[str, int], ChunkHit], best: Mapping[str, ChunkHit],
-                  query: str) -> list[Evidence]:
-        per_doc: dict[str, tuple[float, ContributionRow]] = {}
-        for w, c in weighted:  # one receipt per document: the strongest contribution
-            if c.doc_id not in per_doc or w > per_doc[c.doc_id][0]:
-                per_doc[c.doc_id] = (w, c)
-        out: list[Evidence] = []
-        for w, c in sorted(per_doc.values(), key=lambda x: -x[0]):
-            ch = chunks.get((c.doc_id, c.section if c.section is not None else -1)) or best.get(c.doc_id)
-            if ch is None:
-                continue
-            url = f"{ch.url}#{ch.anchor}" if ch.url and ch.anchor and "#" not in ch.url else ch.url
-            out.append(Evidence(c.doc_id, ch.title, url, c.role, c.at,
-                                make_snippet(ch.text, query, 160), w))
-        return out
+
+def _receipts(weighted: list[tuple[float, ContributionRow]], ids: Mapping[tuple[str, int], int],
+              best: Mapping[str, int]) -> list[tuple[float, ContributionRow, int]]:
+    """(weight, contribution, chunk id to show) per document, the strongest contribution of
+    each, strongest first: the passage the person wrote if it matched, else the document's best."""
+    per_doc: dict[str, tuple[float, ContributionRow]] = {}
+    for w, c in weighted:
+        if c.doc_id not in per_doc or w > per_doc[c.doc_id][0]:
+            per_doc[c.doc_id] = (w, c)
+    out = []
+    for w, c in sorted(per_doc.values(), key=lambda x: -x[0]):
+        cid = ids.get((c.doc_id, c.section if c.section is not None else -1), best.get(c.doc_id, -1))
+        if cid >= 0:
+            out.append((w, c, cid))
+    return out
+
+
+def _evidence(w: float, c: ContributionRow, ch: ChunkHit | None, query: str) -> Evidence:
+    if ch is None:  # not in this generation's store (cannot happen within one generation)
+        return Evidence(c.doc_id, "", "", c.role, c.at, "", w)
+    url = f"{ch.url}#{ch.anchor}" if ch.url and ch.anchor and "#" not in ch.url else ch.url
+    return Evidence(c.doc_id, ch.title, url, c.role, c.at, make_snippet(ch.text, query, 160), w)
 
 
 def reason(evidence: list[Evidence]) -> str:

@@ -175,15 +175,10 @@ class Searcher:
         want_experts = with_experts and self.expert_finder is not None
         min_dense = self.expert_finder.settings.candidates if want_experts and self.expert_finder else 0
         ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
-        if want_experts:  # the experts' passages, read with the page's in one query
-            window = [c.chunk_id for c in ranking.candidates[(page - 1) * k : page * k]]
-            need = [c for c, _ in ranking.dense_hits if c not in ranking.chunks] + window
-            ranking.chunks.update(ranking.reader.store.chunks_by_ids(list(dict.fromkeys(need))))
         self._fill(results, ranking, query, k, page)
         if want_experts:
-            chunks = ranking.chunks
-            cands = [(chunks[c], s) for c, s in ranking.dense_hits if c in chunks]
-            results.experts = self._experts(ranking.reader, cands, query, ranking.keyword_hits, viewer=viewer)
+            results.experts = self._experts(ranking.reader, ranking.dense_hits, query, ranking.keyword_hits,
+                                            viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000
         return results
 
@@ -207,18 +202,26 @@ class Searcher:
         reader = self.index.get()
         n = self.expert_finder.settings.candidates
         flt = viewer.restrict(flt)
-        cands = self.candidates(reader, query, n, flt)
+        qv = self.embedder.encode([query])[0]
+        hits = self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
         kw = (self.keyword.retrieve(reader.store, query, max(n, self.settings.candidates), flt,
                                    self._allowed(reader, flt))
               if self.expert_finder.settings.keyword and self.settings.mode != "dense" else [])
-        return self._experts(reader, cands, query, kw, k, viewer)
+        return self._experts(reader, hits, query, kw, k, viewer)
 
-    def _experts(self, reader: IndexReader, cands: list[tuple[ChunkHit, float]], query: str,
+    def _experts(self, reader: IndexReader, dense_hits: list[tuple[int, float]], query: str,
                  keyword_hits: list[tuple[int, float]] | None = None, k: int | None = None, viewer: Viewer = LOCAL
                  ) -> list[Expert]:
+        """Experts from the dense passages (chunk id, cosine): their documents, sections and
+        audiences come from the document map; only the receipts shown are read from the store."""
         if self.expert_finder is None:
             return []
-        passages = [Passage(ch.doc_id, ch.section, s, ch) for ch, s in cands if viewer.can_see(ch.visible_to)]
+        facts = reader.docs().passages(c for c, _ in dense_hits)
+        passages = []
+        for c, s in dense_hits:
+            doc, section, audience = facts.get(c, ("", 0, []))
+            if doc and viewer.can_see(audience):
+                passages.append(Passage(doc, section, s, c))
         passages = with_keyword(passages, dict(keyword_hits or []))
         return self.expert_finder.find(reader.store, passages, query, k, viewer=viewer)
 
