@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/screenshots.py --home var     # after `whoknows ingest`
 
-Writes web/static/screenshots/{search,popup,document,phone-dark}.png.
+Writes web/static/screenshots/{search,popup,document,phone-dark,topics}.png.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ def take(url: str, out: Path) -> None:
         phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark").new_page()
         phone.goto(url + "/search?q=parental+leave")
         phone.screenshot(path=str(out / "phone-dark.png"))
+        topics = browser.new_page(viewport={"width": 1200, "height": 760})
+        topics.goto(url + "/topics")
+        topics.screenshot(path=str(out / "topics.png"))
         browser.close()
 
 
