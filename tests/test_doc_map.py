@@ -8,7 +8,13 @@ from index.store import Store
 from ingest.pipeline import run_ingest
 
 
-def test_doc_map_agrees_with_the_store(settings, fake_embedder):
+def test_doc_map_agrees_with_the_store(settings, wiki, fake_embedder):
+    from index.settings import AclRule
+
+    from .conftest import write
+
+    write(wiki / "hr/bands.md", "# Salary bands\n\nEvery level's band, for HR only.\n")
+    settings.sources[0].acl = [AclRule(path="hr/*", visible_to=["hr"])]
     run_ingest(settings, fake_embedder)
     from index.generations import Home
     reader = Home(settings.home).open_reader()
@@ -19,6 +25,9 @@ def test_doc_map_agrees_with_the_store(settings, fake_embedder):
     every = [r[0] for r in reader.store.db.execute("SELECT id FROM chunks")]
     rows = reader.store.chunks_by_ids(every)
     assert docs.doc_of(every + [-1, 10**9]) == {c: ch.doc_id for c, ch in rows.items()}
+    # what expert attribution reads of a passage instead of its row
+    assert docs.passages(every + [-1, 10**9]) == {c: (ch.doc_id, ch.section, ch.visible_to) for c, ch in rows.items()}
+    assert {tuple(a) for _, _, a in docs.passages(every).values()} == {("everyone",), ("hr",)}
     for ch in rows.values():
         source, kind, year = docs.facts(ch.doc_id)
         assert (source, kind) == (ch.source, ch.kind)
@@ -36,9 +45,12 @@ def test_doc_map_of_removed_and_rewritten_documents(tmp_path):
         doc = Document(id=f"d/{i}", source="s", kind="wiki", title=f"t{i}", sections=[Section("x")])
         s.put_document(doc, [Chunk(doc_id=doc.id, position=p, text=f"{i}-{p}") for p in range(3)])
     s.delete_document("d/1")
-    doc = Document(id="d/0", source="other", kind="forum", title="t0", sections=[Section("x")])
-    s.put_document(doc, [Chunk(doc_id="d/0", position=p, text=f"new-{p}") for p in range(2)])
+    doc = Document(id="d/0", source="other", kind="forum", title="t0", sections=[Section("q"), Section("a")],
+                   visible_to=["eng", "hr"])
+    s.put_document(doc, [Chunk(doc_id="d/0", position=p, text=f"new-{p}", section=p) for p in range(2)])
     m = DocMap(s)
+    first, second = s.chunk_ids_of(["d/0"])["d/0"]
+    assert m.passages([first, second, 1]) == {first: ("d/0", 0, ["eng", "hr"]), second: ("d/0", 1, ["eng", "hr"])}
     assert set(m.doc_ids) == {"d/0", "d/2"} and len(m) == 5
     assert m.chunks_of(["d/0", "d/1"]) == {"d/0": s.chunk_ids_of(["d/0"])["d/0"], "d/1": []}
     assert m.facts("d/0") == ("other", "forum", None)

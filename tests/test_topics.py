@@ -56,8 +56,8 @@ def test_topics_name_who_wrote_most_and_flag_the_ones_resting_on_one_person(topi
 
 
 def test_topics_count_only_what_the_viewer_may_see_and_never_name_excluded_people(topics_site, fake_embedder):
-    from index.tokens import TokenStore
     from index.settings import AuthSettings
+    from index.tokens import TokenStore
 
     topics_site.auth = AuthSettings(mode="token")
     topics_site.experts = ExpertSettings(exclude=["Ada"])
