@@ -219,6 +219,35 @@ def test_fts_syntax_in_queries_is_inert(client):
     assert client.get("/api/search", params={"q": QUERY}).json()["hits"]
 
 
+def test_random_hostile_input_gets_an_answer_or_a_clear_refusal_never_a_server_error(client):
+    """Seeded random queries, filters and document ids mixing scripts, control and zero-width
+    characters, FTS5 and SQL syntax and markup, against every endpoint that reads user input."""
+    import random
+    import string
+    from urllib.parse import quote
+
+    rnd = random.Random(13)
+    chars = string.printable + "ÄöüßéñЖя中文日本語한국어العربيةעברית🙂\u200b\u202e\x00\x01\x7f"
+    pieces = ['"', "'", "(", ")", "*", "^", ":", " NEAR ", " AND ", " OR ", " NOT ", "-", "{", "[", "\\", "%", "_",
+              "..", "<script>", SCRIPT, TEMPLATE, "\n"]
+    paths = ["/api/search", "/api/experts", "/api/ask", "/api/similar", "/search", "/ask", "/popup", "/api/suggest",
+             "/api/topics", "/doc"]
+    for _ in range(120):
+        q = "".join(rnd.choice(chars) if rnd.random() < 0.8 else rnd.choice(pieces)
+                    for _ in range(rnd.choice([1, 5, 40, 400, 3000])))
+        path, params = rnd.choice(paths), {"q": q}
+        if path == "/api/similar":
+            params = {"doc_id": q}
+        if path == "/doc":
+            path = "/doc/" + quote(q[:300], safe="")
+        params.update(rnd.choice([{}, {"since": q[:12]}, {"until": "2024-13-45"}, {"tag": q[:20]},
+                                  {"author": q[:20]}, {"source": q[:10]}, {"page": "-5"}, {"k": "100000"}]))
+        r = client.get(path, params=params)
+        assert r.status_code < 500, (path, params)
+        if r.status_code >= 400:  # refused with a reason a person can read
+            assert r.json()["detail"] if "json" in r.headers["content-type"] else r.text, (path, params)
+
+
 def test_paths_with_dot_dot_are_rejected(client, hostile, tmp_path):
     from index.settings import ConfigError, load_settings
 
