@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from index.settings import ConfigError, Settings, load_settings
+
+from . import cli_eval
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -160,40 +161,6 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{i:2}. {h.title}  [{h.source}]  {h.score:.3f}")
         print(f"    {h.url or h.doc_id}" + (f"  by {authors}" if authors else ""))
         print(f"    {h.snippet}")
-    return 0
-
-
-def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    if args.eval_verb == "experts":
-        from search.evaluation.experts import evaluate_experts, table
-
-        results = evaluate_experts(Path(args.dump), settings, _embedder(settings),
-                                   Path(args.cache).expanduser(), args.sample, not args.quiet)
-        print(json.dumps(results, indent=2) if args.json else table(results))
-        return 0
-    if args.eval_verb == "answers":
-        from search.evaluation.answers import evaluate_answers
-
-        answers = evaluate_answers(Path(args.dump), [Path(u) for u in args.unanswerable], settings,
-                                   _embedder(settings), Path(args.cache).expanduser(),
-                                   Path(args.home) if args.home else None, args.sample, args.seed,
-                                   not args.quiet, _embedder(settings, query=True))
-        print(json.dumps(answers.to_json(), indent=2) if args.json else answers.table())
-        return 0
-    if args.eval_verb == "make-se-beir":
-        from search.evaluation.se_beir import make_se_beir
-
-        n = make_se_beir(Path(args.dump), Path(args.out))
-        print(f"{args.out}: {n} queries (split 'test'); evaluate with "
-              f"`whoknows eval retrieval {args.out}`")
-        return 0
-    from search.evaluation.beir import load_beir
-    from search.evaluation.runner import evaluate
-
-    data = load_beir(Path(args.dir), args.split, args.limit)
-    report = evaluate(data, settings, _embedder(settings), cache=Path(args.cache).expanduser(),
-                      home=Path(args.home) if args.home else None, progress=not args.quiet)
-    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
     return 0
 
 
@@ -375,50 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--id", type=int, help="revoke: the token's id (see token list)")
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
-    sp = verb("eval", cmd_eval, "evaluate retrieval (BEIR), expert finding or answers (Stack Exchange dump)")
-    ev = sp.add_subparsers(dest="eval_verb", required=True, metavar="EVAL")
-    ep = ev.add_parser("retrieval", parents=[common], help="nDCG@10, recall@100, MRR@10 per method",
-                       description="Index DIR's corpus into a temporary home with the configured "
-                       "chunking and model, then score keyword, dense, plain fusions and the "
-                       "configured search on the judged queries.")
-    ep.add_argument("dir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
-    ep.add_argument("--split", default="test", help="qrels split (default test)")
-    ep.add_argument("--limit", type=int, help="only the first N judged queries")
-    ep.add_argument("--json", action="store_true", help="print the report as JSON")
-    ep.add_argument("--quiet", action="store_true", help="no progress bars")
-    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
-                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
-    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
-    ep = ev.add_parser("make-se-beir", parents=[common], help="build a BEIR set from a Stack Exchange dump",
-                       description="Each question title becomes a query; its thread (body and "
-                       "answers, without the title) is the one relevant document.")
-    ep.add_argument("dump", help="dump folder with Posts.xml (or the Posts.xml file)")
-    ep.add_argument("out", help="output folder")
-    ep = ev.add_parser("experts", parents=[common], help="expert finding, time-split, on a Stack Exchange dump",
-                       description="For each question whose accepted answer is by someone else, rank "
-                       "people from what was posted before it; MRR, P@1, hits@5, hits@10 of the "
-                       "accepted answerer for the configured model and baselines.")
-    ep.add_argument("dump", help="dump folder (Posts.xml, Users.xml optional)")
-    ep.add_argument("--sample", type=int, default=0, help="a seeded sample of N questions (default all)")
-    ep.add_argument("--json", action="store_true", help="print JSON")
-    ep.add_argument("--quiet", action="store_true", help="no progress bars")
-    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
-                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
-    ep = ev.add_parser("answers", parents=[common], help="answers: cited when answerable, refused when not",
-                       description="Index the dump; ask its questions that have an accepted answer by "
-                       "their body (correct = confident and citing their own thread) and questions from "
-                       "other domains (correct = no confident answer); sweep [answers] min_confidence.")
-    ep.add_argument("dump", help="Stack Exchange dump folder (Posts.xml)")
-    ep.add_argument("--unanswerable", action="append", default=[], metavar="BEIR_DIR_OR_DUMP",
-                    help="questions from another domain: a BEIR folder (queries.jsonl) or another "
-                    "dump (question bodies); repeatable")
-    ep.add_argument("--sample", type=int, default=0, help="a seeded sample of N questions per set (default all)")
-    ep.add_argument("--seed", type=int, default=13, help="seed of the sample (default 13)")
-    ep.add_argument("--json", action="store_true", help="print JSON")
-    ep.add_argument("--quiet", action="store_true", help="no progress bars")
-    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
-                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
-    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
+    cli_eval.add_parser(verb, common)
     return p
 
 
