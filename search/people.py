@@ -6,20 +6,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from index.generations import Home
+from index.rows import PersonRow
 from index.settings import Settings
 
 from .permissions import LOCAL, Viewer
 
 
 @dataclass
-class PersonSummary:
-    """One person with contribution counts per source and role."""
+class PersonSummary(PersonRow):
+    """One person (id, name, profile link, handles, e-mails) with contribution counts per
+    source and role."""
 
-    id: str
-    name: str
-    profile_url: str = ""
-    handles: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
     contributions: int = 0
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # source → role → count
 
