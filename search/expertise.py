@@ -10,11 +10,13 @@ means that one person made most of them, so the topic is at risk when they are a
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from index.generations import IndexReader
 from index.rows import PersonRow
 from index.store import Store
 
@@ -80,3 +82,27 @@ def topic_coverage(store: Store, viewer: Viewer = LOCAL, experts: int = 3,
         out.append(TopicCoverage(topic, n_docs, len(by_person), bus_factor(list(by_person.values())),
                                  [TopicExpert(people[pid], n) for pid, n in named[:experts]]))
     return out
+
+
+class TopicMap:
+    """``topic_coverage`` of the live generation, computed once per generation and audience: a
+    published generation never changes, and at 100,000 documents with 400,000 contributions
+    the aggregation takes seconds."""
+
+    def __init__(self, excluded: Callable[[PersonRow], bool] | None = None, size: int = 16):
+        self.excluded, self.size = excluded, size
+        self._cache: OrderedDict[tuple[str, tuple[str, ...] | None], list[TopicCoverage]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def topics(self, reader: IndexReader, viewer: Viewer = LOCAL) -> list[TopicCoverage]:
+        key = (reader.generation, viewer.restrict().groups)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        found = topic_coverage(reader.store, viewer, excluded=self.excluded)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return found

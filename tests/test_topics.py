@@ -84,3 +84,23 @@ def test_cli_lists_topics_like_the_api(topics_site, tmp_path, capsys):
     assert [e["person"]["name"] for e in topics["payroll"]["experts"]] == ["Ada"]  # Hanna is on the consent list
     assert main(["people", "--topics", "--limit", "1", "--config", str(cfg)]) == 0
     assert capsys.readouterr().out.split()[:2] == ["4", "payroll"]
+
+
+def test_topics_are_computed_once_per_generation_and_audience(topics_site, fake_embedder, tmp_path):
+    from index.generations import Home
+    from search.expertise import TopicMap
+    from search.permissions import LOCAL, Viewer
+
+    topic_map, home = TopicMap(), Home(topics_site.home)
+    reader = home.open_reader()
+    first = topic_map.topics(reader, LOCAL)
+    assert topic_map.topics(reader, LOCAL) is first  # a published generation never changes
+    staff = topic_map.topics(reader, Viewer("sam", frozenset({"eng"})))
+    assert staff is not first and "salaries" not in {t.topic for t in staff}
+    page(tmp_path / "wiki", "payroll9", ["payroll"], "Bob")
+    run_ingest(topics_site, fake_embedder)
+    newer = home.open_reader()
+    assert newer.generation != reader.generation
+    assert {t.topic: t.documents for t in topic_map.topics(newer, LOCAL)}["payroll"] == 5
+    reader.close()
+    newer.close()

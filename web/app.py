@@ -20,6 +20,7 @@ from index.gaps import NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.answers import Answerer
+from search.expertise import TopicMap
 from search.experts import ExpertFinder
 from search.gaps import gap_report
 from search.llm import ChatClient
@@ -69,6 +70,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.state.auth = Authenticator(settings.auth, Home(settings.home).path, settings.web.base_url)
     app.state.reindexer = scheduler or _reindexer(settings)
     app.state.searcher = searcher
+    app.state.topics = TopicMap(searcher.expert_finder.excluded if searcher.expert_finder else None)
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
 
     app.include_router(browser.router)

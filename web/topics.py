@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from search.expertise import TopicCoverage, topic_coverage
+from search.expertise import TopicCoverage, TopicMap
 
 from .deps import SearcherDep, ViewerDep, templates
 from .pages import TopicsPage
@@ -17,20 +17,20 @@ router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=2000, description="at most this many topics, most documents first")]
 
 
-def _topics(s: SearcherDep, viewer: ViewerDep, limit: int) -> list[TopicCoverage]:
-    finder = s.expert_finder
-    return topic_coverage(s.index.get().store, viewer, excluded=finder.excluded if finder else None)[:limit]
+def _topics(request: Request, s: SearcherDep, viewer: ViewerDep, limit: int) -> list[TopicCoverage]:
+    topic_map: TopicMap = request.app.state.topics
+    return topic_map.topics(s.index.get(), viewer)[:limit]
 
 
 @router.get("/api/topics", summary="Topics (document tags) with who knows them and their bus factor")
-def api_topics(s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> dict[str, Any]:
+def api_topics(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> dict[str, Any]:
     """Each topic of the documents the viewer may see: documents, contributors, the bus factor
     (fewest people who made half of its answers and pages) and the people who know most."""
-    return {"topics": [t.to_json() for t in _topics(s, viewer, limit)]}
+    return {"topics": [t.to_json() for t in _topics(request, s, viewer, limit)]}
 
 
 @router.get("/topics", response_class=HTMLResponse, summary="Who knows what (HTML)")
 def topics_page(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> Any:
     """The same as a page: the topics that rest on one person first, then every topic with
     its documents, contributors, bus factor and the people who know most about it."""
-    return templates.TemplateResponse(request, "topics.html", {"page": TopicsPage(_topics(s, viewer, limit))})
+    return templates.TemplateResponse(request, "topics.html", {"page": TopicsPage(_topics(request, s, viewer, limit))})
