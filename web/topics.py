@@ -25,7 +25,7 @@ def _topics(request: Request, s: SearcherDep, viewer: ViewerDep, limit: int) -> 
 @router.get("/api/topics", summary="Topics (document tags) with who knows them and their bus factor")
 def api_topics(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limit = 200) -> dict[str, Any]:
     """Each topic of the documents the viewer may see: documents, contributors, the bus factor
-    (fewest people who made half of its answers and pages) and the people who know most."""
+    (fewest people who made more than half of its answers and pages) and the people who know most."""
     return {"topics": [t.to_json() for t in _topics(request, s, viewer, limit)]}
 
 
