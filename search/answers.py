@@ -29,7 +29,7 @@ from .experts import Expert
 from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_citations
 from .permissions import LOCAL, Viewer
 from .searcher import MAX_QUERY_CHARS, Searcher
-from .snippets import _stem_prefix, query_terms
+from .snippets import _stem_prefix, plain_text, query_terms
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[A-Z0-9])|\n+")
 
@@ -200,11 +200,11 @@ class Answerer:
         numbers: dict[int, int] = {}
         parts = []
         for j in sorted(chosen, key=lambda j: (sents[j][0], j)):
-            pi = sents[j][0]
+            pi, sentence = sents[j][0], plain_text(sents[j][1])  # shown as read: [text](url) -> text
             if pi not in numbers:
                 numbers[pi] = len(numbers) + 1
-                ans.citations.append(self._citation(numbers[pi], passages[pi][0], sents[j][1]))
-            parts.append(f"{sents[j][1]} [{numbers[pi]}]")
+                ans.citations.append(self._citation(numbers[pi], passages[pi][0], sentence))
+            parts.append(f"{sentence} [{numbers[pi]}]")
         ans.answer = " ".join(parts)
         best_passage = max(s for _, s in passages)
         ans.confidence = float(0.5 * sims[order[0]] + 0.5 * best_passage)

@@ -53,6 +53,22 @@ def test_extractive_answer_cites_the_passage_it_quotes(answerer):
     assert ans.experts and ans.experts[0].person.name in {"Ada Lovelace", "Bob Builder"}
 
 
+def test_answer_quotes_markdown_links_by_their_text(settings, wiki, fake_embedder):
+    from search.snippets import plain_text
+
+    from .conftest import write
+
+    write(wiki / "standing.md", "# Standing desks\n\nStanding desks are ordered through the "
+          "[equipment portal](../tools/equipment.md) with a manager's approval.\n")
+    run_ingest(settings, fake_embedder)
+    s = Searcher(LiveIndex(Home(settings.home)), fake_embedder, settings.search, ExpertFinder(ExpertSettings()))
+    ans = Answerer(s, AnswerSettings(min_confidence=0.0)).ask("how are standing desks ordered")
+    assert "through the equipment portal with" in ans.answer and "](" not in ans.answer
+    cited = next(c for c in ans.citations if c.doc_id == "wiki/standing.md")
+    doc = s.index.get().store.document(cited.doc_id)
+    assert cited.quote in plain_text(doc.text) and "](" not in cited.quote  # verbatim, as a reader sees it
+
+
 def test_unanswerable_question_is_not_confident_and_logged_as_gap(answerer, settings):
     ans = answerer.ask("quantum chromodynamics lattice gauge simulation")
     assert not ans.confident
