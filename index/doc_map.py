@@ -4,9 +4,9 @@ Every search maps its ~200 chunk hits to their documents, reads the chunk ids of
 documents it re-scores, counts facets over its ~300 candidates and names their authors.
 Asked of SQLite each time, at a million chunks that is ~20 ms of point lookups a search
 (profiled: candidate chunk rows ~6.5 ms, chunk ids of ~200 documents ~6 ms, authors ~5 ms,
-plus the facets' rows). A generation
-never changes once published, so this is read once when it is opened (``LiveIndex`` builds
-it before requests see the generation): a few arrays, ~12 bytes a chunk and a contribution,
+plus the facets' rows). A generation never changes once published, so this is read once when
+it is opened (``LiveIndex`` builds it before requests see the generation): a few arrays,
+~16 bytes a chunk and ~12 a contribution,
 plus each document's id, source, kind, year and audience and each person's name.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -70,24 +70,22 @@ class DocMap:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def doc_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
-        """The document of each known chunk id (unknown ids are left out)."""
-        out: dict[int, str] = {}
+    def _known(self, chunk_ids: Iterable[int]) -> Iterator[tuple[int, int]]:
+        """(chunk id, its document's position) of each known chunk id; unknown ids are skipped."""
         n = len(self._doc_of)
         for c in chunk_ids:
             if 0 <= c < n and (p := int(self._doc_of[c])) >= 0:
-                out[c] = self.doc_ids[p]
-        return out
+                yield c, p
+
+    def doc_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+        """The document of each known chunk id (unknown ids are left out)."""
+        return {c: self.doc_ids[p] for c, p in self._known(chunk_ids)}
 
     def passages(self, chunk_ids: Iterable[int]) -> dict[int, tuple[str, int, list[str]]]:
         """(document, section, the document's audience) of each known chunk id: what expert
         attribution needs of a passage, without reading its row."""
-        out: dict[int, tuple[str, int, list[str]]] = {}
-        n = len(self._doc_of)
-        for c in chunk_ids:
-            if 0 <= c < n and (p := int(self._doc_of[c])) >= 0:
-                out[c] = (self.doc_ids[p], int(self._section[c]), self._audiences[self._audience[p]])
-        return out
+        return {c: (self.doc_ids[p], int(self._section[c]), self._audiences[self._audience[p]])
+                for c, p in self._known(chunk_ids)}
 
     def chunks_of(self, doc_ids: Iterable[str]) -> dict[str, list[int]]:
         """Chunk ids per document, in reading order ([] for an unknown document)."""

@@ -270,15 +270,18 @@ def _evidence(w: float, c: ContributionRow, ch: ChunkHit | None, query: str) -> 
     return Evidence(c.doc_id, ch.title, url, c.role, c.at, make_snippet(ch.text, query, 160), w)
 
 
+def role_label(role: str, n: int = 1) -> str:
+    """A contribution role as people say it, for ``n`` of them: "accepted answer", "pages written"."""
+    one, many = ROLE_LABELS.get(role, (role, role + "s"))
+    return one if n == 1 else many
+
+
 def reason(evidence: list[Evidence]) -> str:
     """One line: what the person did on how many relevant documents, and when last."""
     if not evidence:
         return ""
     roles = Counter(e.role for e in evidence)
-    parts = []
-    for role, n in roles.most_common(2):
-        one, many = ROLE_LABELS.get(role, (role, role + "s"))
-        parts.append(f"{n} {one if n == 1 else many}")
+    parts = [f"{n} {role_label(role, n)}" for role, n in roles.most_common(2)]
     last = max((e.at for e in evidence if e.at), default=None)
     about = evidence[0].title
     text = f"{' and '.join(parts)} on this topic, e.g. “{about}”"

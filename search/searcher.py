@@ -187,10 +187,15 @@ class Searcher:
     def candidates(self, reader: IndexReader, query: str, n: int, flt: ChunkFilter | None = None
                    ) -> list[tuple[ChunkHit, float]]:
         """The ``n`` chunks most similar to a query (cosine), best first, passing ``flt``."""
-        qv = self.embedder.encode([query])[0]
-        found = self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
+        found = self._dense_hits(reader, query, n, flt)
         chunks = reader.store.chunks_by_ids([c for c, _ in found])
         return [(chunks[c], s) for c, s in found if c in chunks]
+
+    def _dense_hits(self, reader: IndexReader, query: str, n: int, flt: ChunkFilter | None
+                    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the ``n`` chunks most similar to a query, passing ``flt``."""
+        qv = self.embedder.encode([query])[0]
+        return self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
 
     def experts(self, query: str, k: int | None = None, viewer: Viewer = LOCAL,
                 flt: ChunkFilter | None = None) -> list[Expert]:
@@ -202,8 +207,7 @@ class Searcher:
         reader = self.index.get()
         n = self.expert_finder.settings.candidates
         flt = viewer.restrict(flt)
-        qv = self.embedder.encode([query])[0]
-        hits = self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
+        hits = self._dense_hits(reader, query, n, flt)
         kw = (self.keyword.retrieve(reader.store, query, max(n, self.settings.candidates), flt,
                                    self._allowed(reader, flt))
               if self.expert_finder.settings.keyword and self.settings.mode != "dense" else [])

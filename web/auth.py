@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import math
 import secrets
 import time
 from pathlib import Path
@@ -103,11 +102,17 @@ class Authenticator:
             return
         if cross_site(request, self.base_host):
             raise HTTPException(403, "cross-site request refused")
-        made, _, mac = (token or "").partition(".")
-        age = time.time() - int(made) if made.isdigit() and len(made) <= 12 else -math.inf
-        if not (-60 <= age <= CSRF_MAX_AGE and hmac.compare_digest(self._csrf_mac(viewer, request, int(made)).encode(),
-                                                             mac.encode("utf-8", "replace"))):
+        if not self._csrf_valid(viewer, request, token or ""):
             raise HTTPException(403, "this form has expired or came from another site; reload the page")
+
+    def _csrf_valid(self, viewer: Viewer, request: Request, token: str) -> bool:
+        """``token`` is "<made>.<mac>" from ``csrf_token``, for this user and sign-in, made
+        within ``CSRF_MAX_AGE`` (a minute of clock skew allowed)."""
+        made, _, mac = token.partition(".")
+        if not (made.isdigit() and len(made) <= 12 and -60 <= time.time() - int(made) <= CSRF_MAX_AGE):
+            return False
+        expected = self._csrf_mac(viewer, request, int(made))
+        return hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace"))
 
 
 def cross_site(request: Request, base_host: str = "") -> bool:

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from index.filters import ChunkFilter
 from index.settings import Settings
 from search.answers import Answerer
-from search.experts import ROLE_LABELS
+from search.experts import role_label
 from search.permissions import Viewer
 from search.searcher import MAX_QUERY_CHARS, Searcher
 
@@ -24,13 +24,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["safe_url"] = safe_url  # every link that comes from a source goes through it
 
 
-def role_label(role: str, n: int = 1) -> str:
-    """A contribution role as people say it: "accepted answer", "pages written"."""
-    one, many = ROLE_LABELS.get(role, (role, role + "s"))
-    return one if n == 1 else many
-
-
-templates.env.filters["role_label"] = role_label
+templates.env.filters["role_label"] = role_label  # "7 accepted answers" on person pages
 
 
 def get_searcher(request: Request) -> Searcher:

@@ -48,7 +48,10 @@ _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
 def site_host(cfg: SourceSettings) -> str:
     """The site's host from ``options.site`` or the ``url`` template."""
     site = str(cfg.options.get("site", "")).strip()
-    host = (urlsplit(site).netloc or site.strip("/")) if site else urlsplit(cfg.url).netloc if cfg.url else ""
+    if site:
+        host = urlsplit(site).netloc or site.strip("/")
+    else:
+        host = urlsplit(cfg.url).netloc if cfg.url else ""
     if host and not _HOST.fullmatch(host):
         raise ValueError(f"source {cfg.name!r}: options.site must be a host name such as "
                          f"\"cardano.stackexchange.com\", not {host[:100]!r}")
