@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .settings import EmbeddingSettings
+from .token_vectors import Tokens, token_encoder, trimmed
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,32 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vecs, dtype="float32")
 
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        """``encode``'s vectors and each text's word-piece vectors, from one forward pass."""
+        if not texts:
+            return self.encode(texts), []
+        import torch
+
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        # the model's own forward pass (encode(output_value=None) fails in sentence-transformers 5.x)
+        spans = self.model.tokenizer(texts, truncation=True, max_length=self.model.max_seq_length,
+                                     return_offsets_mapping=True)["offset_mapping"]
+        vecs = np.empty((len(texts), self.dim), dtype="float32")
+        tokens: list[Tokens | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(spans[i]))
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                out = self.model(self.model.preprocess([texts[i] for i in rows]))
+                vecs[rows] = out["sentence_embedding"].float().numpy()
+                for j, i in enumerate(rows):
+                    n = min(int(out["attention_mask"][j].sum()), len(spans[i]))
+                    tokens[i] = trimmed(out["token_embeddings"][j, :n].float().numpy(), spans[i][:n])
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return vecs, [t for t in tokens if t is not None]
+
 
 def _onnx(settings: EmbeddingSettings) -> Embedder:
     from .onnx_encoder import OnnxEmbedder, default_cache_dir
@@ -157,6 +184,21 @@ class SameVectorsEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.inner.encode(texts)
 
+    @property
+    def token_vectors(self) -> bool:
+        return token_encoder(self.inner) is not None
+
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        return encode_with_tokens(self.inner, texts)
+
+
+def encode_with_tokens(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+    """A wrapped encoder's vectors and token vectors (see ``token_encoder``)."""
+    inner = token_encoder(embedder)
+    if inner is None:
+        raise TypeError(f"{type(embedder).__name__} gives no token vectors")
+    return inner.encode_with_tokens(texts)
+
 
 def load_query_embedder(settings: EmbeddingSettings) -> Embedder:
     """The encoder for search queries, with ``query_threads`` threads, so one query does not
@@ -188,19 +230,32 @@ class EmbeddingCache:
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vec BLOB, "
             "PRIMARY KEY (model, hash)) WITHOUT ROWID"
         )
+        self.db.execute(  # word-piece vectors as sign bits (index/token_vectors.py)
+            "CREATE TABLE IF NOT EXISTS tokens (model TEXT, hash TEXT, bits BLOB, "
+            "PRIMARY KEY (model, hash)) WITHOUT ROWID"
+        )
 
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
+        return {h: np.frombuffer(blob, dtype="float32") for h, blob in self._get("vectors", "vec", model, hashes)}
+
+    def get_tokens(self, model: str, hashes: list[str]) -> dict[str, bytes]:
+        """Packed token bits by text hash (``put_tokens``)."""
+        return dict(self._get("tokens", "bits", model, hashes))
+
+    def _get(self, table: str, column: str, model: str, hashes: list[str]) -> list[tuple[str, bytes]]:
+        out: list[tuple[str, bytes]] = []
         uniq = list(dict.fromkeys(hashes))
         for start in range(0, len(uniq), 500):
             part = uniq[start : start + 500]
             marks = ",".join("?" * len(part))
-            for h, blob in self.db.execute(
-                f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
-                [model, *part],
-            ):
-                out[h] = np.frombuffer(blob, dtype="float32")
+            out += self.db.execute(f"SELECT hash, {column} FROM {table} WHERE model = ? AND hash IN ({marks})",
+                                   [model, *part]).fetchall()
         return out
+
+    def put_tokens(self, model: str, items: dict[str, bytes]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO tokens(model, hash, bits) VALUES (?,?,?)",
+                                [(model, h, b) for h, b in items.items()])
 
     def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
         with self.db:

@@ -233,3 +233,16 @@ def search(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence
     hit = np.sort(hit)  # ties in rowid order, as FTS5 gives them
     hit = hit[np.argsort(-acc[hit], kind="stable")]
     return [(int(r), float(acc[r])) for r in hit]
+
+
+def idf(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence[str]) -> dict[str, float]:
+    """FTS5's idf of each token over ``table``'s rows, from the stored postings' lengths
+    (a token no row holds gets the largest idf)."""
+    wanted = sorted(set(tokens))
+    if not wanted:
+        return {}
+    size = np.dtype(_rowid_type(info.max_rowid)).itemsize
+    df = dict(db.execute(f"SELECT term, length(rows) / {size} FROM impacts WHERE fts = ? AND term IN "
+                         f"({','.join('?' * len(wanted))})", [table, *wanted]).fetchall())
+    n = info.rows
+    return {t: max(float(np.log((n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))), 1e-6) for t in wanted}

@@ -141,8 +141,14 @@ def m005_impacts(db: sqlite3.Connection) -> None:
     )
 
 
+def m006_chunk_tokens(db: sqlite3.Connection) -> None:
+    """Each chunk's word-piece vectors as sign bits, for late interaction
+    (``index/token_vectors.py``)."""
+    db.execute("CREATE TABLE chunk_tokens (chunk_id INTEGER PRIMARY KEY, bits BLOB NOT NULL)")
+
+
 STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
-                                     m004_person_source_activity, m005_impacts]
+                                     m004_person_source_activity, m005_impacts, m006_chunk_tokens]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-EXPORT_VERSION = 1  # bump when the export recipe changes: old exports are then rebuilt
+from .token_vectors import Tokens, trimmed
+
+# bump when the export recipe changes: old exports are then rebuilt (2: token vectors as an output)
+EXPORT_VERSION = 2
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -86,9 +89,9 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
             hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
                                 token_type_ids=token_type_ids).last_hidden_state
             if pooling == "cls":
-                return hidden[:, 0]
+                return hidden[:, 0], hidden
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), hidden
 
     # a padded example, so the traced graph keeps the attention-mask path
     example = tokenizer(["a short one", "a somewhat longer example sentence"], padding=True,
@@ -98,8 +101,10 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             Pooled(model), tuple(example[n] for n in _INPUTS), str(out),
-            input_names=list(_INPUTS), output_names=["sentence_embedding"],
-            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}}, opset_version=17, dynamo=False,
+            input_names=list(_INPUTS), output_names=["sentence_embedding", "token_embeddings"],
+            dynamic_axes={**axes, "sentence_embedding": {0: "batch"},
+                          "token_embeddings": {0: "batch", 1: "tokens"}},
+            opset_version=17, dynamo=False,
         )
 
 
@@ -173,20 +178,33 @@ class OnnxEmbedder:
         self.dim = int(self.encode(["dimension probe"]).shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        return self._run(texts, tokens=False)[0]
+
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        """``encode``'s vectors and each text's word-piece vectors, from one run."""
+        return self._run(texts, tokens=True)
+
+    def _run(self, texts: list[str], tokens: bool) -> tuple[np.ndarray, list[Tokens]]:
         if not texts:
-            return np.zeros((0, getattr(self, "dim", 0)), dtype="float32")
+            return np.zeros((0, getattr(self, "dim", 0)), dtype="float32"), []
         encodings = self.tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         out: np.ndarray | None = None
+        toks: list[Tokens | None] = [None] * len(texts)
+        outputs = ["sentence_embedding", "token_embeddings"] if tokens else ["sentence_embedding"]
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            vecs = self.session.run(None, self._feed([encodings[i] for i in rows]))[0]
+            got = self.session.run(outputs, self._feed([encodings[i] for i in rows]))
             if out is None:
-                out = np.empty((len(texts), vecs.shape[1]), dtype="float32")
-            out[rows] = vecs
+                out = np.empty((len(texts), got[0].shape[1]), dtype="float32")
+            out[rows] = got[0]
+            if tokens:
+                for j, i in enumerate(rows):
+                    n = len(encodings[i].ids)
+                    toks[i] = trimmed(got[1][j, :n], encodings[i].offsets[:n])
         assert out is not None
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out / np.maximum(norms, 1e-12), [t for t in toks if t is not None]
 
     def _feed(self, encodings: list[Any]) -> dict[str, np.ndarray]:
         width = max(len(e.ids) for e in encodings)

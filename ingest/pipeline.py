@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from index import token_vectors
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import GenerationWriter, Home
 from index.models import Chunk, Document, Failure, Unchanged
@@ -27,6 +28,7 @@ from index.pace import activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.runs import RunLog, RunRecord, SourceRun, now_iso
 from index.settings import Settings, SourceSettings
+from index.token_vectors import pack, token_encoder
 
 from .chunking import Chunker
 from .overlap import ChunkedDocuments
@@ -89,8 +91,10 @@ class Ingest:
         self.docs_seen = 0
         self._readers: dict[str, _Reading] = {}
         self.docs_expected = 0  # from the previous generation, for the ETA
+        # late interaction on: chunks also keep token vectors, so turning it on re-stores them
+        self.tok_enc = token_encoder(embedder) if settings.search.late_interaction > 0 else None
         chunking = json.dumps([settings.chunking.size, settings.chunking.overlap,
-                               sorted(settings.people.items())])
+                               sorted(settings.people.items())] + (["tokens"] if self.tok_enc else []))
         self._salt = hashlib.sha1(chunking.encode()).hexdigest()[:12]
 
     def doc_key(self, doc: Document) -> str:
@@ -221,15 +225,24 @@ class Ingest:
             return
         chunks = [c for _, cs, _ in pending.docs for c in cs]
         hashes = [c.text_hash for c in chunks]
-        cached = self.cache.get_many(self.embedder.model_id, hashes)
+        model = self.embedder.model_id
+        cached = self.cache.get_many(model, hashes)
+        tok_enc = self.tok_enc  # the chunks' token vectors too, from the same forward pass
+        bits = self.cache.get_tokens(model, hashes) if tok_enc is not None else {}
         todo: dict[str, str] = {}
         for c, h in zip(chunks, hashes, strict=True):
-            if h not in cached and h not in todo:
+            if (h not in cached or (tok_enc is not None and h not in bits)) and h not in todo:
                 todo[h] = c.embed_text
         if todo:
-            vecs = self.embedder.encode(list(todo.values()))
+            if tok_enc is not None:
+                vecs, toks = tok_enc.encode_with_tokens(list(todo.values()))
+                fresh_bits = {h: pack(t.vectors) for h, t in zip(todo, toks, strict=True)}
+                self.cache.put_tokens(model, fresh_bits)
+                bits.update(fresh_bits)
+            else:
+                vecs = self.embedder.encode(list(todo.values()))
             fresh = dict(zip(todo.keys(), vecs, strict=True))
-            self.cache.put_many(self.embedder.model_id, fresh)
+            self.cache.put_many(model, fresh)
             cached.update(fresh)
         sr.chunks_embedded += len(todo)
         sr.chunks_cached += len(chunks) - len(todo)
@@ -247,6 +260,8 @@ class Ingest:
             store.db.execute("RELEASE doc")
             pending.removed += removed
             if ids:
+                if bits:
+                    token_vectors.put(store.db, ((i, bits[c.text_hash]) for i, c in zip(ids, doc_chunks, strict=True)))
                 pending.add_ids.append(np.asarray(ids, dtype="int64"))
                 pending.add_vecs.append(np.vstack([cached[c.text_hash] for c in doc_chunks]))
             if existed:
