@@ -1,4 +1,5 @@
-"""Query latency: dense-only vs the configured hybrid search, on the configured index.
+"""Query latency: dense-only vs the configured hybrid search (and hybrid without late
+interaction, when it is on), on the configured index.
 
     python benchmarks/search_latency.py [--config whoknows.toml] [--queries 100] [--json]
 
@@ -65,9 +66,13 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -
     hybrid = Searcher(live, embedder, settings.search)
     d, h = _summary(_times(dense, titles, repeat)), _summary(_times(hybrid, titles, repeat))
     counts = live.get().store.counts()
-    return {"queries": len(titles), "repeat": repeat, "documents": counts["documents"],
-            "chunks": counts["chunks"], "dense": d, "hybrid": h,
-            "hybrid_over_dense_median": round(h["median_ms"] / d["median_ms"], 2)}
+    out = {"queries": len(titles), "repeat": repeat, "documents": counts["documents"],
+           "chunks": counts["chunks"], "dense": d, "hybrid": h,
+           "hybrid_over_dense_median": round(h["median_ms"] / d["median_ms"], 2)}
+    if settings.search.late_interaction > 0:  # what the late-interaction step costs
+        plain = Searcher(live, embedder, replace(settings.search, late_interaction=0.0))
+        out["hybrid_without_late_interaction"] = _summary(_times(plain, titles, repeat))
+    return out
 
 
 if __name__ == "__main__":
@@ -83,6 +88,7 @@ if __name__ == "__main__":
     else:
         print(f"{res['queries']} queries x {res['repeat']} on {res['documents']} documents "
               f"/ {res['chunks']} chunks")
-        for k in ("dense", "hybrid"):
-            print(f"  {k:<7} median {res[k]['median_ms']:7.2f} ms   p99 {res[k]['p99_ms']:7.2f} ms")
+        for k in ("dense", "hybrid", "hybrid_without_late_interaction"):
+            if k in res:
+                print(f"  {k:<7} median {res[k]['median_ms']:7.2f} ms   p99 {res[k]['p99_ms']:7.2f} ms")
         print(f"  hybrid / dense (median): {res['hybrid_over_dense_median']}x")

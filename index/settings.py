@@ -126,6 +126,15 @@ class SearchSettings:
         "Second stage: give documents only keyword search found their exact dense similarity "
         "(read back from the index) before fusing, instead of the dense run's floor.",
     )
+    late_interaction: float = _f(
+        0.3,
+        "Weight of late interaction in the second stage: each query word piece's best match "
+        "among a top document's word-piece vectors (kept at indexing, as sign bits), weighted "
+        "by the word's idf, added to the fused score of the top documents. 0 = off, and "
+        "indexing then keeps no token vectors; turning it on re-stores every chunk at the next "
+        "index run (vectors come from the embedding cache, token vectors are encoded once).",
+    )
+    late_interaction_top: int = _f(30, "How many top fused documents late interaction re-scores.")
     cross_encoder: str = _f(
         "",
         "Folder of a sentence-transformers CrossEncoder model that re-scores the top results; "

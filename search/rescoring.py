@@ -36,15 +36,12 @@ Against 0.7465 (same run): a phrase run, FTS5 BM25 of the query's adjacent term 
 phrases over the candidates, fused as a fourth run at weight 0.05-0.2, whole documents
 (0.7348-0.7467) or best chunk (0.7463-0.7481); min-max fusion plus 0.2-0.5 x the RRF fusion
 of the same runs scaled to its maximum (k 10 or 60: 0.7386-0.7428; cardano.SE 0.8740-0.8769
-against 0.8772). Against 0.7465 (2026-11-27, offline over the dumped runs): untrained late
-interaction, MiniLM's contextual token vectors of the query and of each of the top 30
-documents (title and text, first 256 tokens), each query token's best cosine weighted by its
-idf: alone it re-ranks the top 30 to 0.725 (dense 0.681, BM25 0.693), and fused at weight
-0.2-0.5 it gives 0.7513-0.7548 (+0.5 to +0.8 points, still short of the +2 target). It is not
-kept: it needs every chunk's token vectors stored (~180 a chunk, ~8.6 KB even as sign bits:
-about 25x the chunk vectors) or the candidates re-encoded for each query (30 chunks take 1-2 s
-on these 2 cores), which the 2x-of-dense latency bound rules out. Static (context-free) token
-vectors instead, the model's input embeddings or each word piece encoded alone, add nothing
+against 0.8772). Against 0.7465 (2026-11-27, offline over the dumped runs): untrained
+late interaction, each query word piece's best cosine among a top document's MiniLM token
+vectors, weighted by idf, fused at weight 0.2-0.5: 0.7513-0.7548. It is kept, in
+``search/late_interaction.py``, with the token vectors stored at indexing as sign bits.
+Static (context-free) token vectors
+instead, the model's input embeddings or each word piece encoded alone, add nothing
 (0.7373-0.7483).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders

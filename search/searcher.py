@@ -28,7 +28,9 @@ from index.filters import ChunkFilter
 from index.generations import IndexReader, LiveIndex
 from index.rows import ChunkHit
 from index.settings import SearchSettings
+from index.token_vectors import Tokens, token_encoder
 
+from . import late_interaction
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage, with_keyword
@@ -98,7 +100,7 @@ class Searcher:
         doc_job = _KEYWORD_RUNS.submit(self.keyword.retrieve_documents, reader.store, query, fetch, flt,
                                        self._allowed(reader, flt, documents=True)) \
             if mode == "hybrid" and self.settings.document_keyword_weight > 0 else None
-        qvec = self.embedder.encode([query])[0] if mode != "keyword" else None
+        qvec, qtok = self._encode(query) if mode != "keyword" else (None, None)
         dn_hits: list[tuple[int, float]] = []
         if qvec is not None:
             dn_hits = self.dense.retrieve(reader.vectors, qvec, max(fetch, min_dense), allowed)
@@ -121,11 +123,22 @@ class Searcher:
         cands = [Candidate(d, shown[d][1], kw[d][0] if d in kw else None, dn[d][0] if d in dn else None, f, f)
                  for d, f in fused.items()]
         cands.sort(key=lambda c: -c.score)
+        if qtok is not None:
+            cands = late_interaction.rescore(reader, query, qtok, cands, self.settings.late_interaction,
+                                             self.settings.late_interaction_top)
         chunks: dict[int, ChunkHit] = {}
         if self.cross_encoder is not None:
             chunks = reader.store.chunks_by_ids([c.chunk_id for c in cands[: self.cross_encoder.top]])
             cands = self.cross_encoder.rescore(query, cands, chunks)
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
+
+    def _encode(self, query: str) -> tuple[np.ndarray, Tokens | None]:
+        """The query's vector, and its token vectors when late interaction is on."""
+        enc = token_encoder(self.embedder)
+        if enc is None or self.settings.mode != "hybrid" or self.settings.late_interaction <= 0:
+            return self.embedder.encode([query])[0], None
+        vecs, toks = enc.encode_with_tokens([query])
+        return vecs[0], toks[0]
 
     def _document_keyword(self, reader: IndexReader, doc_kw: dict[str, float], qvec: np.ndarray,
                           known: Scored) -> tuple[dict[str, float], Scored]:

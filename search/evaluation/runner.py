@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from index.embedding import Embedder, EmbeddingCache
+from index.embedding import Embedder, EmbeddingCache, encode_with_tokens
 from index.generations import Home, LiveIndex
 from index.models import text_hash
 from index.settings import SearchSettings, Settings, SourceSettings
+from index.token_vectors import Tokens, token_encoder
 from ingest.pipeline import IngestOptions, run_ingest
 from search.searcher import Searcher
 
@@ -59,17 +60,18 @@ class EvalReport:
     def table(self) -> str:
         lines = [f"{self.data} ({self.split}): {self.results[0].scores.queries if self.results else 0} "
                  f"queries, {self.documents} documents, {self.chunks} chunks, model {self.model}",
-                 f"{'method':<34} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/q':>7}"]
+                 f"{'method':<38} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/q':>7}"]
         for r in self.results:
             s = r.scores
-            lines.append(f"{r.method:<34} {s.ndcg10:>8.4f} {s.recall100:>8.4f} {s.mrr10:>8.4f} "
+            lines.append(f"{r.method:<38} {s.ndcg10:>8.4f} {s.recall100:>8.4f} {s.mrr10:>8.4f} "
                          f"{r.ms_per_query:>7.1f}")
         return "\n".join(lines)
 
 
 def standard_methods(configured: SearchSettings) -> list[Method]:
-    """Keyword, dense, plain fusions, the configured fusion alone and the full configuration."""
-    first = replace(configured, rescore=False, cross_encoder="")
+    """Keyword, dense, plain fusions, the configured fusion alone, the second stage without
+    late interaction (when on) and the full configuration."""
+    first = replace(configured, rescore=False, cross_encoder="", late_interaction=0.0)
     plain = replace(first, mode="hybrid", keyword_weight=0.5, document_keyword_weight=0.0)
     return [
         Method("keyword (BM25)", replace(first, mode="keyword")),
@@ -77,6 +79,8 @@ def standard_methods(configured: SearchSettings) -> list[Method]:
         Method("fusion rrf k=60", replace(plain, fusion="rrf", rrf_k=60)),
         Method("fusion minmax 0.5/0.5", replace(plain, fusion="minmax")),
         Method(f"configured first stage ({configured.fusion})", replace(first, mode="hybrid")),
+        *([Method("configured without late interaction", replace(configured, late_interaction=0.0))]
+          if configured.late_interaction > 0 else []),
         Method("configured (+ second stage)", configured),
     ]
 
@@ -97,6 +101,14 @@ class CachedEmbedder:
             self.cache.put_many(self.model_id, fresh)
             found.update(fresh)
         return np.vstack([found[h] for h in hashes]) if texts else np.zeros((0, self.dim), "float32")
+
+    @property
+    def token_vectors(self) -> bool:
+        return token_encoder(self.embedder) is not None
+
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        """Queries' token vectors: not cached (a query encodes in milliseconds)."""
+        return encode_with_tokens(self.embedder, texts)
 
 
 def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Path,

@@ -1,0 +1,130 @@
+"""Late interaction: token vectors kept at indexing, idf-weighted MaxSim in the second stage."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from index.generations import Home
+from index.token_vectors import Tokens, pack, trimmed, unpack
+from ingest.pipeline import run_ingest
+from search import late_interaction
+from search.candidates import Candidate
+
+from .conftest import FakeEmbedder
+
+
+class FakeTokenEmbedder(FakeEmbedder):
+    """The fake bag of words, plus one vector per word (the same word, the same vector)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token_calls: list[str] = []
+
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        self.token_calls.extend(texts)
+        out = []
+        for t in texts:
+            words = list(re.finditer(r"\w+|[^\w\s]", t.lower()))
+            rows = [_word_vector("[CLS]"), *(_word_vector(m.group()) for m in words), _word_vector("[SEP]")]
+            spans = [(0, 0), *(m.span() for m in words), (0, 0)]
+            out.append(trimmed(np.vstack(rows), spans))
+        return self.encode(texts), out
+
+
+def _word_vector(word: str) -> np.ndarray:
+    seed = int(hashlib.md5(word.encode()).hexdigest()[:8], 16)
+    return np.random.default_rng(seed).standard_normal(64).astype("float32")
+
+
+@pytest.fixture
+def token_embedder() -> FakeTokenEmbedder:
+    return FakeTokenEmbedder()
+
+
+def _count(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_sign_bits_keep_which_token_is_closest():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 384)).astype("float32")
+    bits = unpack(pack(x), 384)
+    assert bits.shape == (50, 384)
+    assert np.allclose(np.linalg.norm(bits, axis=1), 1.0)
+    noisy = x + 0.3 * rng.standard_normal(x.shape).astype("float32")
+    sims = noisy @ bits.T  # each noisy token is closest to its own stored token
+    assert (sims.argmax(1) == np.arange(50)).all()
+
+
+def test_indexing_keeps_each_chunks_token_vectors_and_drops_them_with_it(settings, token_embedder, wiki):
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    db = reader.store.db
+    rows = db.execute("SELECT c.id, c.text, t.bits FROM chunks c JOIN chunk_tokens t ON t.chunk_id = c.id").fetchall()
+    assert len(rows) == _count(db, "chunks") > 0
+    for _, text, bits in rows:  # one row of sign bits per word piece of the embedded text (64 dims: 8 bytes)
+        assert len(bits) // 8 >= len(re.findall(r"\w+", text))
+    reader.close()
+
+    (wiki / "expenses.md").unlink()
+    token_embedder.token_calls.clear()
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    assert _count(reader.store.db, "chunk_tokens") == _count(reader.store.db, "chunks")
+    assert token_embedder.token_calls == []  # the rest came from the embedding cache
+    reader.close()
+
+
+def test_off_keeps_no_token_vectors_and_turning_it_on_adds_them(settings, token_embedder):
+    settings.search.late_interaction = 0.0
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    assert _count(reader.store.db, "chunk_tokens") == 0 and token_embedder.token_calls == []
+    reader.close()
+
+    settings.search.late_interaction = 0.3  # the next run re-stores every chunk with its tokens
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    assert _count(reader.store.db, "chunk_tokens") == _count(reader.store.db, "chunks") > 0
+    reader.close()
+
+
+def test_query_word_pieces_are_weighted_by_idf(settings, token_embedder):
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    query = "the rollback ."
+    _, (toks,) = token_embedder.encode_with_tokens([query])
+    w = late_interaction.query_weights(reader, query, toks)
+    the, rollback, dot = w
+    assert dot == 0.0  # punctuation counts for nothing
+    assert rollback > the > 0  # a rare word over one in most pages
+    assert w.sum() == pytest.approx(1.0)
+    reader.close()
+
+
+def test_late_interaction_lifts_the_document_with_the_querys_words(settings, token_embedder, monkeypatch):
+    run_ingest(settings, token_embedder)
+    reader = Home(settings.home).open_reader()
+    query = "rollbacks deploy tool"
+    _, (toks,) = token_embedder.encode_with_tokens([query])
+    ids = reader.store.chunk_ids_of(["wiki/expenses.md", "wiki/engineering/deploys.md"])
+    cands = [Candidate("wiki/expenses.md", ids["wiki/expenses.md"][0], score=1.0),
+             Candidate("wiki/engineering/deploys.md", ids["wiki/engineering/deploys.md"][0], score=0.9)]
+    same = late_interaction.rescore(reader, query, toks, [Candidate(**vars(c)) for c in cands], 0.0, 30)
+    assert [c.doc_id for c in same] == ["wiki/expenses.md", "wiki/engineering/deploys.md"]
+    moved = late_interaction.rescore(reader, query, toks, [Candidate(**vars(c)) for c in cands], 0.3, 30)
+    assert [c.doc_id for c in moved] == ["wiki/engineering/deploys.md", "wiki/expenses.md"]
+    assert moved[0].score == pytest.approx(0.9 + 0.3)
+
+    # a document indexed without token vectors: the ranking is left as fused
+    stored = late_interaction.token_vectors.get
+    missing = set(ids["wiki/engineering/deploys.md"])
+    monkeypatch.setattr(late_interaction.token_vectors, "get",
+                        lambda db, chunk_ids: {i: b for i, b in stored(db, chunk_ids).items() if i not in missing})
+    kept = late_interaction.rescore(reader, query, toks, [Candidate(**vars(c)) for c in cands], 0.3, 30)
+    assert [c.score for c in kept] == [1.0, 0.9]
+    reader.close()
