@@ -128,3 +128,29 @@ def test_late_interaction_lifts_the_document_with_the_querys_words(settings, tok
     kept = late_interaction.rescore(reader, query, toks, [Candidate(**vars(c)) for c in cands], 0.3, 30)
     assert [c.score for c in kept] == [1.0, 0.9]
     reader.close()
+
+
+@pytest.mark.parametrize("query", ['"', "deploy AND NEAR(tool", "*", "((( )", "。、！", "日本語の検索 deploy",
+                                   "rollback " * 2000, "\x00\u202e tool"])
+def test_hostile_queries_search_with_late_interaction(settings, token_embedder, query):
+    from index.generations import LiveIndex
+    from search.searcher import Searcher
+
+    run_ingest(settings, token_embedder)
+    results = Searcher(LiveIndex(Home(settings.home)), token_embedder, settings.search).search(query)
+    assert all(h.doc_id.startswith("wiki/") for h in results.hits)
+
+
+def test_search_adds_late_interaction_to_the_fused_scores_of_the_top(settings, token_embedder):
+    from index.generations import LiveIndex
+    from search.searcher import Searcher
+
+    run_ingest(settings, token_embedder)
+    live = LiveIndex(Home(settings.home))
+    on = Searcher(live, token_embedder, settings.search).rank("rollbacks use the deploy tool").candidates
+    assert on[0].doc_id == "wiki/engineering/deploys.md"
+    added = [c.score - c.fused for c in on]
+    assert max(added) == pytest.approx(0.3) and min(added) == pytest.approx(0.0)  # min-max over the top
+    settings.search.late_interaction = 0.0
+    off = Searcher(live, token_embedder, settings.search).rank("rollbacks use the deploy tool").candidates
+    assert all(c.score == c.fused for c in off)
