@@ -5,8 +5,8 @@ interaction, when it is on), on the configured index.
 
 Queries are the titles of the index's documents (deterministic). Each path answers every
 query once for warm-up, then ``repeat`` timed rounds; the figures are per query, full
-``Searcher.search`` (encode, retrieve, fuse, second stage, snippets). Ingests the
-configured sources first if there is no index yet. ``run()`` returns the figures as a dict.
+``Searcher.search`` (encode with the server's query encoder, retrieve, fuse, second stage,
+snippets). Ingests the configured sources first if there is no index yet. ``run()`` returns the figures as a dict.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index.embedding import load_embedder  # noqa: E402
+from index.embedding import load_embedder, load_query_embedder  # noqa: E402
 from index.generations import Home, LiveIndex  # noqa: E402
 from index.settings import Settings, load_settings  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
@@ -59,6 +59,7 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -
     home = Home(settings.home)
     if home.current() is None:
         run_ingest(settings, embedder)
+    embedder = load_query_embedder(settings.embedding)  # queries are encoded as the server does
     live = LiveIndex(home)
     titles = [r[0] for r in live.get().store.db.execute(
         "SELECT title FROM documents WHERE title != '' ORDER BY id LIMIT ?", (queries,))]

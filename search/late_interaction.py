@@ -6,7 +6,8 @@ at indexing as sign bits, ``index/token_vectors.py``); the document's score is t
 those best matches, each weighted by the idf of the query word the piece belongs to (from
 the whole-document BM25 postings, so "the" counts for little). A document's pieces are those
 of its chunks (up to 4: the one it is shown with and its first others). It is ColBERT's
-MaxSim with the sentence encoder's own token vectors.
+MaxSim with the sentence encoder's own token vectors; the query's pieces are binarised too,
+so each comparison is an XOR and a popcount (``token_vectors.similarities``).
 The scores of the top documents are min-max normalised and added to their fused scores
 with weight ``[search] late_interaction``.
 
@@ -74,23 +75,29 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     if not q_w.any():
         return cands
     by_doc = reader.docs().chunks_of([c.doc_id for c in head])
-    chunk_ids = {c.doc_id: _chunks(c, by_doc.get(c.doc_id, [])) for c in head}
-    bits = token_vectors.get(reader.store.db, [i for ids in chunk_ids.values() for i in ids])
-    dim = tokens.vectors.shape[1]
-    q = np.asarray(tokens.vectors, dtype="float32")
-    scores = []
-    for c in head:
-        found = [bits[i] for i in chunk_ids[c.doc_id] if i in bits]
-        if not found:
-            return cands
-        best = np.max([(q @ token_vectors.unpack(b, dim).T).max(1) for b in found], axis=0)
-        scores.append(float(best @ q_w))
-    s = np.asarray(scores)
+    chunk_ids = [_chunks(c, by_doc.get(c.doc_id, [])) for c in head]
+    bits = token_vectors.get(reader.store.db, [i for ids in chunk_ids for i in ids])
+    blobs = [[bits[i] for i in ids if bits.get(i)] for ids in chunk_ids]
+    if not all(blobs):
+        return cands
+    keep = q_w > 0  # punctuation weighs nothing: leave it out of the product
+    q, q_w = np.asarray(tokens.vectors, dtype="float32")[keep], q_w[keep]
+    # every chunk's tokens in one matrix: one product, then the best per chunk and per document
+    flat = [b for doc in blobs for b in doc]
+    sims = token_vectors.similarities(b"".join(flat), q)
+    width = (q.shape[1] + 7) // 8
+    per_chunk = np.maximum.reduceat(sims, _starts([len(b) // width for b in flat]), axis=0)
+    per_doc = np.maximum.reduceat(per_chunk, _starts([len(doc) for doc in blobs]), axis=0)
+    s = per_doc @ q_w
     lo, hi = s.min(), s.max()
     norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
     for c, x in zip(head, norm, strict=True):
         c.score += weight * float(x)
     return sorted(head, key=lambda c: -c.score) + cands[top:]
+
+
+def _starts(lengths: list[int]) -> np.ndarray:
+    return np.r_[0, np.cumsum(lengths)[:-1]].astype(np.intp)
 
 
 def _chunks(c: Candidate, ids: list[int]) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from index.generations import Home
-from index.token_vectors import Tokens, pack, trimmed, unpack
+from index.token_vectors import Tokens, pack, similarities, trimmed
 from ingest.pipeline import run_ingest
 from search import late_interaction
 from search.candidates import Candidate
@@ -49,15 +49,15 @@ def _count(db, table: str) -> int:
     return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_sign_bits_keep_which_token_is_closest():
+@pytest.mark.parametrize("dim", [384, 100])
+def test_sign_bits_keep_which_token_is_closest(dim):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((50, 384)).astype("float32")
-    bits = unpack(pack(x), 384)
-    assert bits.shape == (50, 384)
-    assert np.allclose(np.linalg.norm(bits, axis=1), 1.0)
+    x = rng.standard_normal((50, dim)).astype("float32")
     noisy = x + 0.3 * rng.standard_normal(x.shape).astype("float32")
-    sims = noisy @ bits.T  # each noisy token is closest to its own stored token
-    assert (sims.argmax(1) == np.arange(50)).all()
+    sims = similarities(pack(x), noisy)  # tokens x queries
+    assert sims.shape == (50, 50)
+    assert np.allclose(sims, (np.sign(x) @ np.sign(noisy).T) / dim, atol=1e-6)  # cosine of the signs
+    assert (sims.argmax(0) == np.arange(50)).all()  # each noisy token is closest to its own
 
 
 def test_indexing_keeps_each_chunks_token_vectors_and_drops_them_with_it(settings, token_embedder, wiki):
