@@ -6,7 +6,8 @@ interaction, when it is on), on the configured index.
 Queries are the titles of the index's documents (deterministic). Each path answers every
 query once for warm-up, then ``repeat`` timed rounds; the figures are per query, full
 ``Searcher.search`` (encode with the server's query encoder, retrieve, fuse, second stage,
-snippets). Ingests the configured sources first if there is no index yet. ``run()`` returns the figures as a dict.
+snippets). Ingests the configured sources first if there is no index yet. ``run()`` returns
+the figures as a dict.
 """
 
 from __future__ import annotations

@@ -150,8 +150,7 @@ def _batch_impacts(batch: list[tuple[str, int, int]], codes: np.ndarray, ncol: i
     freq = np.add.reduceat(weights[cols], starts) if len(codes) else np.zeros(0)
     run_rows, run_term = rows[starts], term_of[starts]
     df = np.array([d for _, d, _ in batch], dtype=np.float64)
-    idf = np.log((n_rows - df + 0.5) / (df + 0.5))
-    idf[idf <= 0] = 1e-6
+    idf = fts5_idf(n_rows, df)
     # one buffer per batch, sliced per term (a vocabulary has 10^4-10^6 terms)
     scores = (idf[run_term] * (freq * (K1 + 1) / (freq + norm[run_rows]))).astype(np.float32).tobytes()
     rows_out = run_rows.astype(rowid_type).tobytes()
@@ -244,5 +243,12 @@ def idf(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence[st
     size = np.dtype(_rowid_type(info.max_rowid)).itemsize
     df = dict(db.execute(f"SELECT term, length(rows) / {size} FROM impacts WHERE fts = ? AND term IN "
                          f"({','.join('?' * len(wanted))})", [table, *wanted]).fetchall())
-    n = info.rows
-    return {t: max(float(np.log((n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))), 1e-6) for t in wanted}
+    idf = fts5_idf(info.rows, np.array([df.get(t, 0) for t in wanted], dtype=np.float64))
+    return {t: float(x) for t, x in zip(wanted, idf, strict=True)}
+
+
+def fts5_idf(n_rows: int, df: np.ndarray) -> np.ndarray:
+    """FTS5's BM25 idf for terms held by ``df`` of ``n_rows`` rows (1e-6 where not positive)."""
+    idf = np.log((n_rows - df + 0.5) / (df + 0.5))
+    idf[idf <= 0] = 1e-6
+    return idf

@@ -69,23 +69,23 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     """``cands`` (best first) with ``weight`` x the normalised late-interaction score added to
     the top ``top``; unchanged when any of them has no token vectors (indexed with it off)."""
     head = cands[:top]
-    if weight <= 0 or len(head) < 2 or not len(tokens.spans):
-        return cands
-    q_w = query_weights(reader, query, tokens)
-    if not q_w.any():
+    if weight <= 0 or len(head) < 2 or not tokens.spans:
         return cands
     by_doc = reader.docs().chunks_of([c.doc_id for c in head])
     chunk_ids = [_chunks(c, by_doc.get(c.doc_id, [])) for c in head]
     bits = token_vectors.get(reader.store.db, [i for ids in chunk_ids for i in ids])
     blobs = [[bits[i] for i in ids if bits.get(i)] for ids in chunk_ids]
-    if not all(blobs):
+    if not all(blobs):  # before the query's weights: a store without token vectors costs one read
+        return cands
+    q_w = query_weights(reader, query, tokens)
+    if not q_w.any():
         return cands
     keep = q_w > 0  # punctuation weighs nothing: leave it out of the product
     q, q_w = np.asarray(tokens.vectors, dtype="float32")[keep], q_w[keep]
     # every chunk's tokens in one matrix: one product, then the best per chunk and per document
     flat = [b for doc in blobs for b in doc]
     sims = token_vectors.similarities(b"".join(flat), q)
-    width = (q.shape[1] + 7) // 8
+    width = token_vectors.row_bytes(q.shape[1])
     per_chunk = np.maximum.reduceat(sims, _starts([len(b) // width for b in flat]), axis=0)
     per_doc = np.maximum.reduceat(per_chunk, _starts([len(doc) for doc in blobs]), axis=0)
     s = per_doc @ q_w
