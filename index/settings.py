@@ -172,12 +172,22 @@ class ExpertSettings:
     thread_share: float = _f(
         0.3, "Share of a document's relevance credited to a contribution whose own passage "
         "was not among the retrieved ones.")
+    credit_split: float = _f(
+        1.0, "How a document's relevance is shared among its contributors: each contribution's role "
+        "weight x share is divided by the document's total to this power (1 = the shares add up to the "
+        "document's relevance, as in Balog's Model 2, so a thread's accepted answerer and a page's five "
+        "authors are credited alike across sources; 0 = every contributor gets their full weight).")
     votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
     activity: float = _f(
         2.0, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")
     tags: float = _f(
         0.0, "Weight of the tag profile (Model 1): the topics (tags) of the retrieved documents "
         "matched against the tags of everything each person contributed to.")
+    prior_within_source: bool = _f(
+        True, "The activity prior re-divides each source's topical evidence among that source's people "
+        "instead of multiplying it: a busy forum's regulars rise within the forum but cannot outweigh "
+        "the authors of the relevant wiki pages through activity alone. On one source the order is "
+        "the same either way.")
     activity_roles: list[str] = _f(
         lambda: ["answerer", "accepted-answerer"],
         "Roles that count as activity: who answers questions lately is likelier to answer the next one; "

@@ -3,7 +3,8 @@
 Retrieve passages for the query, weight each by its relevance, and credit the people who
 contributed to those documents by role, votes and recency — the author of the very passage
 that matched gets that passage's relevance; other contributors to the document get a share of
-the document's. A person's recent answers are a prior next to the topical evidence. Recency
+the document's, each document's credit split among its contributors by role and share. A
+person's recent answers are a prior next to the topical evidence. Recency
 counts in posts of the contribution's source (its pace measured over its latest posts), not
 in days: sites differ tenfold in pace. Only people with topical evidence are suggested, each
 with the receipts that put them there.
@@ -124,14 +125,24 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
         r = math.exp((relevance(x, p) - best) / max(p.temperature, 1e-6))
         doc_rel[x.doc_id] = max(doc_rel.get(x.doc_id, 0.0), r)
         sec_rel[(x.doc_id, x.section)] = max(sec_rel.get((x.doc_id, x.section), 0.0), r)
+    # a document hands out its relevance in shares (Balog's normalised p(person | document)), so
+    # a thread's accepted answer and a page with five authors weigh the same across sources
+    total: dict[str, float] = defaultdict(float)
+    for c in contributions:
+        if c.doc_id in doc_rel:
+            total[c.doc_id] += p.role_weights.get(c.role, 0.5) * c.weight
     scores: dict[str, float] = defaultdict(float)
     why: dict[str, list[tuple[float, ContributionRow]]] = defaultdict(list)
     for c in contributions:
         if c.doc_id not in doc_rel:
             continue
-        rel = sec_rel.get((c.doc_id, c.section), 0.0) if c.section is not None else 0.0
-        rel = max(rel, p.thread_share * doc_rel[c.doc_id])
+        if c.section is None:  # a share of the whole document (a page's author): every passage is theirs
+            rel = doc_rel[c.doc_id]
+        else:
+            rel = max(sec_rel.get((c.doc_id, c.section), 0.0), p.thread_share * doc_rel[c.doc_id])
         w = rel * contribution_weight(c, p, now, clocks)
+        if p.credit_split and total[c.doc_id] > 0:
+            w /= total[c.doc_id] ** p.credit_split
         if w > 0:
             scores[c.person_id] += w
             why[c.person_id].append((w, c))
@@ -181,13 +192,37 @@ def tag_profile(qtags: Mapping[str, float], contributions: list[ContributionRow]
 
 
 def combine(top: dict[str, float], act: dict[str, float], p: ExpertSettings,
-            profile: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
+            profile: Mapping[str, float] | None = None,
+            why: Mapping[str, list[tuple[float, ContributionRow]]] | None = None) -> list[tuple[str, float]]:
     """log(topical + tags * profile) + activity * log(1 + activity): topical evidence first,
-    recent activity as a prior."""
+    recent activity as a prior. Given ``why`` (the weighted contributions behind ``top``) and
+    ``prior_within_source``, the prior re-divides each source's topical evidence among that
+    source's people instead of multiplying it (the same order within one source)."""
     profile = profile or {}
-    ranked = [(pid, math.log(s + p.tags * profile.get(pid, 0.0)) + p.activity * math.log1p(act.get(pid, 0.0)))
+    prior = {pid: (1.0 + act.get(pid, 0.0)) ** p.activity for pid in top}
+    if why is not None and p.prior_within_source:
+        top = prior_within_sources(top, prior, why)
+        prior = dict.fromkeys(top, 1.0)
+    ranked = [(pid, math.log(s + p.tags * profile.get(pid, 0.0)) + math.log(prior[pid]))
               for pid, s in top.items() if s > 0]
     return sorted(ranked, key=lambda x: (-x[1], x[0]))
+
+
+def prior_within_sources(top: Mapping[str, float], prior: Mapping[str, float],
+                         why: Mapping[str, list[tuple[float, ContributionRow]]]) -> dict[str, float]:
+    """Each source's topical evidence, re-divided among its people in proportion to evidence x
+    prior: a busy forum's regulars gain within the forum, not over a wiki's page authors."""
+    by_source: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for pid in top:
+        for w, c in why.get(pid, []):
+            by_source[c.source][pid] += w
+    out: dict[str, float] = dict.fromkeys(top, 0.0)
+    for evidence in by_source.values():
+        weighted = {pid: t * prior[pid] for pid, t in evidence.items()}
+        scale = sum(evidence.values()) / (sum(weighted.values()) or 1.0)
+        for pid, x in weighted.items():
+            out[pid] += x * scale
+    return out
 
 
 class ExpertFinder:
@@ -233,7 +268,7 @@ class ExpertFinder:
                 act[pid] += p.role_weights.get(role, 0.5) * n
         ids = {(x.doc_id, x.section): x.chunk_id for x in passages if x.chunk_id >= 0}
         best_id = {x.doc_id: x.chunk_id for x in sorted(passages, key=lambda x: x.score) if x.chunk_id >= 0}
-        ranked = combine(top, act, p)[: k or p.k]
+        ranked = combine(top, act, p, why=why)[: k or p.k]
         receipts = {pid: _receipts(why[pid], ids, best_id) for pid, _ in ranked}
         # only the receipts shown need their chunk's text, title and link: read them in one go
         wanted = dict.fromkeys(cid for r in receipts.values() for _, _, cid in r[: p.evidence])

@@ -29,8 +29,8 @@ def row(person: str, doc: str, role: str, days_ago: float = 0, section: int | No
 
 def rank(passages, contributions, p=None):
     p = p or ExpertSettings()
-    top, _ = topical(passages, contributions, p, NOW)
-    return [pid for pid, _ in combine(top, activity(contributions, p, NOW), p)]
+    top, why = topical(passages, contributions, p, NOW)
+    return [pid for pid, _ in combine(top, activity(contributions, p, NOW), p, why=why)]
 
 
 def test_accepted_answer_beats_plain_answer_beats_question():
@@ -65,6 +65,31 @@ def test_votes_break_ties_between_answers():
     passages = [Passage("t", 1, 0.8), Passage("t", 2, 0.8)]
     rows = [row("low", "t", "answerer", section=1, score=0), row("high", "t", "answerer", section=2, score=40)]
     assert rank(passages, rows) == ["high", "low"]
+
+
+def test_a_wiki_and_a_forum_compare_fairly():
+    # a wiki page by two authors, and a less relevant thread answered by a busy forum regular:
+    # the page's authors come first; neither the accepted answer's role weight (3 + 1) nor the
+    # regular's answers elsewhere (the activity prior) lift the weaker match above them
+    passages = [Passage("page", 0, 0.80), Passage("thread", 1, 0.70)]
+    wiki = [replace(r, source="wiki") for r in (row("writer", "page", "author", weight=0.6),
+                                                  row("co-writer", "page", "author", weight=0.4))]
+    forum = [replace(r, source="forum") for r in (
+        row("asker", "thread", "asker", section=0), row("regular", "thread", "answerer", section=1),
+        row("regular", "thread", "accepted-answerer", section=1),
+        *[row("regular", f"other{i}", "answerer", days_ago=i) for i in range(10)])]
+    rows = wiki + forum
+    assert rank(passages, rows)[:3] == ["writer", "co-writer", "regular"]
+    whole_weights = ExpertSettings(credit_split=0.0, prior_within_source=False)
+    assert rank(passages, rows, whole_weights)[0] == "regular"
+    assert rank(passages, rows, replace(ExpertSettings(), prior_within_source=False))[0] == "regular"
+    # within the forum the prior still counts: the regular outranks an equally relevant newcomer
+    forum2 = forum + [replace(row("newcomer", "thread2", "answerer", section=1), source="forum")]
+    both = [*passages, Passage("thread2", 1, 0.70)]
+    assert rank(both, wiki + forum2).index("regular") < rank(both, wiki + forum2).index("newcomer")
+    # with votes and recency neutral, one document's credits add up to its relevance
+    top, _ = topical([Passage("page", 0, 0.8)], rows[:2], ExpertSettings(half_life_days=0), NOW)
+    assert sum(top.values()) == pytest.approx(1.0)
 
 
 def test_irrelevant_documents_give_no_expertise():

@@ -209,12 +209,12 @@ class Evaluation:
             docs = {x.doc_id for x in passages}
             contribs = [c for d in docs for c in self.by_doc.get(d, [])]
             clocks = self.clocks(p)
-            top, _ = topical(passages, contribs, p, t, clocks)
+            top, why = topical(passages, contribs, p, t, clocks)
             profile: dict[str, float] = {}
             if p.tags:
                 qtags = query_tags(passages, self.dump.tags, p)
                 profile = tag_profile(qtags, before, self.dump.tags, p, t, clocks)
-            return [pid for pid, _ in combine(top, activity(before, p, t, clocks), p, profile)]
+            return [pid for pid, _ in combine(top, activity(before, p, t, clocks), p, profile, why)]
         return run
 
     def most_active(self, half_life: float = 0.0) -> Method:
