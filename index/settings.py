@@ -177,6 +177,10 @@ class ExpertSettings:
         "weight x share is divided by the document's total to this power (1 = the shares add up to the "
         "document's relevance, as in Balog's Model 2, so a thread's accepted answerer and a page's five "
         "authors are credited alike across sources; 0 = every contributor gets their full weight).")
+    page_age_from_last_change: bool = _f(
+        True, "A page's authors' and editors' evidence ages from the page's last change, not from when each "
+        "wrote their part: the page is current, so its original author still knows it (forum posts "
+        "age from their own dates).")
     votes: float = _f(0.2, "Boost per log(1 + votes) of a contribution.")
     activity: float = _f(
         2.0, "Weight of a person's overall (recency-weighted) activity next to topical evidence.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from index.models import Person
@@ -128,9 +128,13 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
     # a document hands out its relevance in shares (Balog's normalised p(person | document)), so
     # a thread's accepted answer and a page with five authors weigh the same across sources
     total: dict[str, float] = defaultdict(float)
+    changed: dict[str, datetime] = {}  # a page's last change: the age of all its authors' evidence
     for c in contributions:
         if c.doc_id in doc_rel:
             total[c.doc_id] += p.role_weights.get(c.role, 0.5) * c.weight
+            if (p.page_age_from_last_change and c.section is None and c.at is not None
+                    and (c.doc_id not in changed or c.at > changed[c.doc_id])):
+                changed[c.doc_id] = c.at
     scores: dict[str, float] = defaultdict(float)
     why: dict[str, list[tuple[float, ContributionRow]]] = defaultdict(list)
     for c in contributions:
@@ -140,7 +144,8 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
             rel = doc_rel[c.doc_id]
         else:
             rel = max(sec_rel.get((c.doc_id, c.section), 0.0), p.thread_share * doc_rel[c.doc_id])
-        w = rel * contribution_weight(c, p, now, clocks)
+        dated = replace(c, at=changed[c.doc_id]) if c.section is None and c.doc_id in changed else c
+        w = rel * contribution_weight(dated, p, now, clocks)
         if p.credit_split and total[c.doc_id] > 0:
             w /= total[c.doc_id] ** p.credit_split
         if w > 0:

@@ -92,6 +92,20 @@ def test_a_wiki_and_a_forum_compare_fairly():
     assert sum(top.values()) == pytest.approx(1.0)
 
 
+def test_a_pages_writer_ages_with_the_page_not_with_their_own_edit():
+    # "guide" was written years ago by its main author and touched up yesterday; "note", a little
+    # less relevant, was written last month: the page is current, so its writer still knows it
+    passages = [Passage("guide", 0, 0.80), Passage("note", 0, 0.78)]
+    rows = [row("writer", "guide", "author", days_ago=1500, weight=0.9),
+            row("fixer", "guide", "editor", days_ago=1, weight=0.1),
+            row("recent", "note", "author", days_ago=30)]
+    assert rank(passages, rows)[0] == "writer"
+    assert rank(passages, rows, ExpertSettings(page_age_from_last_change=False))[0] == "recent"
+    # the receipt keeps the writer's own date
+    _, why = topical(passages, rows, ExpertSettings(), NOW)
+    assert why["writer"][0][1].at == NOW - timedelta(days=1500)
+
+
 def test_irrelevant_documents_give_no_expertise():
     passages = [Passage("t1", 0, 0.9), Passage("t2", 0, 0.2)]
     rows = [row("on-topic", "t1", "answerer"), row("off-topic", "t2", "accepted-answerer", score=100)]
@@ -323,3 +337,27 @@ def test_activity_is_right_long_after_the_generation_was_made(forum_settings, fa
     assert got.keys() == expected.keys()
     for pid, value in expected.items():
         assert got[pid] == pytest.approx(value, rel=1e-6)
+
+
+def _pages() -> list[Document]:
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    pages = [("Rotating the database password", "Run the vault CLI to rotate the database password.", "Ada"),
+             ("Restoring a database backup", "Backups live in the cold storage bucket; restore with the tool.", "Bob"),
+             ("Expense reports", "File expenses within 60 days with receipts attached.", "Eve")]
+    return [Document(id=f"forum/w{i}", source="forum", kind="wiki", title=title, url=f"https://wiki.example/{i}",
+                     sections=[Section(text)], updated_at=t,
+                     contributions=[Contribution(Person(who), "author", at=t, weight=0.8),
+                                    Contribution(Person("Typo Fixer"), "editor", at=t, weight=0.2)])
+            for i, (title, text, who) in enumerate(pages)]
+
+
+def test_page_authors_evaluation_finds_each_pages_writer(forum_settings, fake_embedder, capsys):
+    from search.evaluation.page_authors import evaluate_page_authors, report
+
+    _ingest_docs(forum_settings, fake_embedder, _pages())
+    results = evaluate_page_authors(forum_settings, fake_embedder)
+    model = results["whoknows model"]
+    assert model["n"] == 3  # the three pages with a main author, not the editor's share
+    assert model["mrr"] == 1.0 and model["p@1"] == 1.0
+    assert set(results) >= {"credit not split", "evidence dated by each writer's edits"}
+    assert "3 pages asked for by title" in report(results)

@@ -1,5 +1,6 @@
 """``whoknows eval``: the evaluations (retrieval on a BEIR set, expert finding and answers on a
-Stack Exchange dump, building a BEIR set from a dump), split from ``web/cli.py``."""
+Stack Exchange dump, experts for the configured index's pages, building a BEIR set from a
+dump), split from ``web/cli.py``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         results = evaluate_experts(Path(args.dump), settings, embedder(settings),
                                    Path(args.cache).expanduser(), args.sample, not args.quiet)
         print(json.dumps(results, indent=2) if args.json else table(results))
+        return 0
+    if args.eval_verb == "page-authors":
+        from search.evaluation import page_authors
+
+        found = page_authors.evaluate_page_authors(settings, embedder(settings, query=True), args.min_share,
+                                                   args.limit)
+        print(json.dumps(found, indent=2) if args.json else page_authors.report(found))
         return 0
     if args.eval_verb == "answers":
         from search.evaluation.answers import evaluate_answers
@@ -79,6 +87,14 @@ def add_parser(verb: Verb, common: argparse.ArgumentParser) -> None:
     ep.add_argument("--quiet", action="store_true", help="no progress bars")
     ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
                     help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
+    ep = ev.add_parser("page-authors", parents=[common], help="experts for each page's title: is its writer there?",
+                       description="On the configured index, ask for every page with a main author by its "
+                       "title; MRR, P@1, hits@5 of that author among the suggested experts, for the "
+                       "configured model and without each of its cross-source choices.")
+    ep.add_argument("--min-share", type=float, default=0.5,
+                    help="a page's main author holds at least this share of it (default 0.5)")
+    ep.add_argument("--limit", type=int, default=0, help="only the first N pages (default all)")
+    ep.add_argument("--json", action="store_true", help="print JSON")
     ep = ev.add_parser("answers", parents=[common], help="answers: cited when answerable, refused when not",
                        description="Index the dump; ask its questions that have an accepted answer by "
                        "their body (correct = confident and citing their own thread) and questions from "

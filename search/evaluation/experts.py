@@ -293,10 +293,11 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
     return ev.run(standard_methods(ev, settings.experts), sample=sample, progress=progress)
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
+def table(results: dict[str, dict[str, float]], heading: str = "") -> str:
     n = int(next(iter(results.values()))["n"]) if results else 0
-    lines = [f"{n} questions (accepted answer by someone other than the asker; only earlier posts)",
-             f"{'method':30} {'MRR':>6} {'P@1':>6} {'hits@5':>7} {'hits@10':>8}"]
+    width = max([30, *(len(name) for name in results)])
+    lines = [heading or f"{n} questions (accepted answer by someone other than the asker; only earlier posts)",
+             f"{'method':{width}} {'MRR':>6} {'P@1':>6} {'hits@5':>7} {'hits@10':>8}"]
     for name, r in results.items():
-        lines.append(f"{name:30} {r['mrr']:6.3f} {r['p@1']:6.3f} {r['hits@5']:7.3f} {r['hits@10']:8.3f}")
+        lines.append(f"{name:{width}} {r['mrr']:6.3f} {r['p@1']:6.3f} {r['hits@5']:7.3f} {r['hits@10']:8.3f}")
     return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""``whoknows eval page-authors``: do the experts for a page's subject include its writer?
+
+On the configured index, every page with a main author (an ``author`` contribution holding at
+least ``min_share`` of it) is asked for by its title; the main author's place among the
+suggested experts gives MRR@10, P@1 and hits@5. It checks the issue's "a query about a
+department's process lists people who actually wrote those pages" on a whole wiki or handbook,
+not a few hand-picked queries. The page itself is in the index, so this measures how the
+model weighs its writer against the writers of neighbouring pages (recency, shares, role
+weights), not retrieval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from index.embedding import Embedder
+from index.generations import Home, LiveIndex
+from index.settings import ExpertSettings, Settings
+from search.experts import ExpertFinder
+from search.searcher import Searcher
+
+from .experts import Scores, table
+
+K = 10
+
+
+def variants(p: ExpertSettings) -> dict[str, ExpertSettings]:
+    """The configured model and what it would be without each of its cross-source choices."""
+    return {
+        "credit not split": replace(p, credit_split=0.0),
+        "evidence dated by each writer's edits": replace(p, page_age_from_last_change=False),
+        "prior multiplies across sources": replace(p, prior_within_source=False),
+        "whoknows model": p,
+    }
+
+
+def main_authors(searcher: Searcher, min_share: float) -> list[tuple[str, str]]:
+    """(title, person id) of each page with a titled main author holding ``min_share`` or more."""
+    reader = searcher.index.get()
+    rows = reader.store.db.execute(
+        "SELECT d.id, d.title, c.person_id FROM documents d JOIN contributions c ON c.doc_id = d.id "
+        "WHERE c.role = 'author' AND c.weight >= ? AND d.title != '' ORDER BY d.id, c.weight DESC, c.person_id",
+        (min_share,)).fetchall()
+    seen: dict[str, tuple[str, str]] = {}
+    for doc, title, person in rows:
+        seen.setdefault(doc, (title, person))
+    return list(seen.values())
+
+
+def evaluate_page_authors(settings: Settings, embedder: Embedder, min_share: float = 0.5,
+                          limit: int = 0) -> dict[str, dict[str, float]]:
+    """Scores per variant (``variants``) over the configured index's pages."""
+    live = LiveIndex(Home(settings.home))
+    searchers = {name: Searcher(live, embedder, settings.search, ExpertFinder(p, settings.people))
+                 for name, p in variants(settings.experts).items()}
+    pages = main_authors(next(iter(searchers.values())), min_share)
+    pages = pages[:limit] if limit else pages
+    out: dict[str, dict[str, float]] = {}
+    for name, searcher in searchers.items():
+        scores = Scores()
+        for title, person in pages:
+            ranked = [e.person.id for e in searcher.experts(title, k=K)]
+            scores.add(ranked.index(person) + 1 if person in ranked else float("inf"))
+        out[name] = scores.summary()
+    return out
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    n = int(next(iter(results.values()))["n"]) if results else 0
+    return table(results, f"{n} pages asked for by title; the rank of their main author among {K} experts")
