@@ -21,6 +21,13 @@ run each, SciFact train / cardano.SE; without late interaction 0.7465 / 0.8772):
 chunk's score the document's, 0.7553 / 0.8821. Weight 0.3 and 4 chunks are the defaults:
 the middle of a flat range, and the cheaper of equal choices. Re-tuning the first stage's
 weights with late interaction on gained nothing (offline, cardano.SE: 0.2/0.2 stays best).
+Also measured and not kept (2026-11-27): a soft maximum (log-sum-exp, temperature 0.02-0.12)
+instead of the hard one, +0.3 on SciFact with float vectors but +0.1 at most with sign bits
+(SciFact 0.7524-0.7545 against 0.7538; cardano.SE 0.8897-0.8912 against 0.8904); the
+document's pieces matched back to the query's (bidirectional, 0.7482-0.7495 against 0.7527)
+or only pieces of the same word piece (COIL-style, 0.7429-0.7525); and MiniLM's intermediate
+layers 2-5 instead of its last (a 300-query SciFact sample: 0.7626-0.7649 at weight 0.3-0.5,
+the last layer 0.7620-0.7665).
 """
 
 from __future__ import annotations
