@@ -44,7 +44,9 @@ Static (context-free) token vectors
 instead, the model's input embeddings or each word piece encoded alone, add nothing
 (0.7373-0.7483). With late interaction (0.7552), exact BM25 for candidates only dense search
 found (their chunks' and whole document's scores from the stored impacts instead of 0) left
-nDCG@10 at 0.7552 (recall@100 0.9598 → 0.9559).
+nDCG@10 at 0.7552 (recall@100 0.9598 → 0.9559); a dense query vector mixed with the
+idf-weighted mean of the query's token vectors (weight 0.3-1.0) gave 0.7549-0.7550 (cardano.SE
+0.8819-0.8839 against 0.8825).
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).
