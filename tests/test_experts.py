@@ -361,3 +361,5 @@ def test_page_authors_evaluation_finds_each_pages_writer(forum_settings, fake_em
     assert model["mrr"] == 1.0 and model["p@1"] == 1.0
     assert set(results) >= {"credit not split", "evidence dated by each writer's edits"}
     assert "3 pages asked for by title" in report(results)
+    with pytest.raises(LookupError, match="main author"):
+        evaluate_page_authors(forum_settings, fake_embedder, min_share=0.9)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,8 +28,12 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.eval_verb == "page-authors":
         from search.evaluation import page_authors
 
-        found = page_authors.evaluate_page_authors(settings, embedder(settings, query=True), args.min_share,
-                                                   args.limit)
+        try:
+            found = page_authors.evaluate_page_authors(settings, embedder(settings, query=True), args.min_share,
+                                                       args.limit)
+        except LookupError as e:  # nothing to evaluate: say so rather than print zeros
+            print(f"whoknows: {e}", file=sys.stderr)
+            return 1
         print(json.dumps(found, indent=2) if args.json else page_authors.report(found))
         return 0
     if args.eval_verb == "answers":

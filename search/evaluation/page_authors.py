@@ -55,6 +55,9 @@ def evaluate_page_authors(settings: Settings, embedder: Embedder, min_share: flo
                  for name, p in variants(settings.experts).items()}
     pages = main_authors(next(iter(searchers.values())), min_share)
     pages = pages[:limit] if limit else pages
+    if not pages:
+        raise LookupError(f"no page in {settings.home} has a main author (an author holding {min_share:g} "
+                          "of it or more): nothing to evaluate")
     out: dict[str, dict[str, float]] = {}
     for name, searcher in searchers.items():
         scores = Scores()
