@@ -170,8 +170,8 @@ class ExpertSettings:
     temperature: float = _f(
         0.1, "How sharply passage relevance falls off: weight = exp((score - best) / temperature).")
     thread_share: float = _f(
-        0.3, "Share of a document's relevance credited to a contribution whose own passage "
-        "was not among the retrieved ones.")
+        0.3, "Share of a thread's relevance credited to a contribution whose own post was not among "
+        "the retrieved passages (a contribution to a whole page is credited with the page's relevance).")
     credit_split: float = _f(
         1.0, "How a document's relevance is shared among its contributors: each contribution's role "
         "weight x share is divided by the document's total to this power (1 = the shares add up to the "
