@@ -140,11 +140,13 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
     for c in contributions:
         if c.doc_id not in doc_rel:
             continue
+        dated = c
         if c.section is None:  # a share of the whole document (a page's author): every passage is theirs
             rel = doc_rel[c.doc_id]
+            if c.doc_id in changed:
+                dated = replace(c, at=changed[c.doc_id])
         else:
             rel = max(sec_rel.get((c.doc_id, c.section), 0.0), p.thread_share * doc_rel[c.doc_id])
-        dated = replace(c, at=changed[c.doc_id]) if c.section is None and c.doc_id in changed else c
         w = rel * contribution_weight(dated, p, now, clocks)
         if p.credit_split and total[c.doc_id] > 0:
             w /= total[c.doc_id] ** p.credit_split

@@ -351,7 +351,7 @@ def _pages() -> list[Document]:
             for i, (title, text, who) in enumerate(pages)]
 
 
-def test_page_authors_evaluation_finds_each_pages_writer(forum_settings, fake_embedder, capsys):
+def test_page_authors_evaluation_finds_each_pages_writer(forum_settings, fake_embedder):
     from search.evaluation.page_authors import evaluate_page_authors, report
 
     _ingest_docs(forum_settings, fake_embedder, _pages())

@@ -16,10 +16,11 @@ from dataclasses import replace
 from index.embedding import Embedder
 from index.generations import Home, LiveIndex
 from index.settings import ExpertSettings, Settings
+from index.store import Store
 from search.experts import ExpertFinder
 from search.searcher import Searcher
 
-from .experts import Scores, table
+from .experts import Scores, rank_of, table
 
 K = 10
 
@@ -34,10 +35,9 @@ def variants(p: ExpertSettings) -> dict[str, ExpertSettings]:
     }
 
 
-def main_authors(searcher: Searcher, min_share: float) -> list[tuple[str, str]]:
+def main_authors(store: Store, min_share: float) -> list[tuple[str, str]]:
     """(title, person id) of each page with a titled main author holding ``min_share`` or more."""
-    reader = searcher.index.get()
-    rows = reader.store.db.execute(
+    rows = store.db.execute(
         "SELECT d.id, d.title, c.person_id FROM documents d JOIN contributions c ON c.doc_id = d.id "
         "WHERE c.role = 'author' AND c.weight >= ? AND d.title != '' ORDER BY d.id, c.weight DESC, c.person_id",
         (min_share,)).fetchall()
@@ -53,7 +53,7 @@ def evaluate_page_authors(settings: Settings, embedder: Embedder, min_share: flo
     live = LiveIndex(Home(settings.home))
     searchers = {name: Searcher(live, embedder, settings.search, ExpertFinder(p, settings.people))
                  for name, p in variants(settings.experts).items()}
-    pages = main_authors(next(iter(searchers.values())), min_share)
+    pages = main_authors(live.get().store, min_share)
     pages = pages[:limit] if limit else pages
     if not pages:
         raise LookupError(f"no page in {settings.home} has a main author (an author holding {min_share:g} "
@@ -62,8 +62,7 @@ def evaluate_page_authors(settings: Settings, embedder: Embedder, min_share: flo
     for name, searcher in searchers.items():
         scores = Scores()
         for title, person in pages:
-            ranked = [e.person.id for e in searcher.experts(title, k=K)]
-            scores.add(ranked.index(person) + 1 if person in ranked else float("inf"))
+            scores.add(rank_of([e.person.id for e in searcher.experts(title, k=K)], person, exclude=""))
         out[name] = scores.summary()
     return out
 
