@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .rows import in_batches
 from .settings import EmbeddingSettings
 from .token_vectors import Tokens, token_encoder, trimmed
 
@@ -245,9 +246,7 @@ class EmbeddingCache:
     def _get(self, table: str, column: str, model: str, hashes: list[str]) -> list[tuple[str, bytes]]:
         out: list[tuple[str, bytes]] = []
         uniq = list(dict.fromkeys(hashes))
-        for start in range(0, len(uniq), 500):
-            part = uniq[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(uniq):
             out += self.db.execute(f"SELECT hash, {column} FROM {table} WHERE model = ? AND hash IN ({marks})",
                                    [model, *part]).fetchall()
         return out

@@ -37,6 +37,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .rows import in_batches
+
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 COLUMNS = {"chunks_fts": ("title", "heading", "text"), "documents_fts": ("title", "text")}
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # as chunks_fts and documents_fts (migrations)
@@ -208,9 +210,8 @@ def search(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence
     wanted = sorted(set(tokens))
     if not wanted or limit <= 0:
         return []
-    stored = {term: (r, s) for term, r, s in db.execute(
-        f"SELECT term, rows, scores FROM impacts WHERE fts = ? AND term IN ({','.join('?' * len(wanted))})",
-        [table, *wanted])}
+    stored = {term: (r, s) for part, marks in in_batches(wanted) for term, r, s in db.execute(
+        f"SELECT term, rows, scores FROM impacts WHERE fts = ? AND term IN ({marks})", [table, *part])}
     acc = np.zeros(info.max_rowid + 1, dtype=np.float32)
     rowid_type = _rowid_type(info.max_rowid)
     touched: list[np.ndarray] = []  # each matched row once: a row is new where its sum is still 0 (impacts are > 0)
@@ -241,8 +242,8 @@ def idf(db: sqlite3.Connection, table: str, info: TableInfo, tokens: Sequence[st
     if not wanted:
         return {}
     size = np.dtype(_rowid_type(info.max_rowid)).itemsize
-    df = dict(db.execute(f"SELECT term, length(rows) / {size} FROM impacts WHERE fts = ? AND term IN "
-                         f"({','.join('?' * len(wanted))})", [table, *wanted]).fetchall())
+    df = {term: n for part, marks in in_batches(wanted) for term, n in db.execute(
+        f"SELECT term, length(rows) / {size} FROM impacts WHERE fts = ? AND term IN ({marks})", [table, *part])}
     idf = fts5_idf(info.rows, np.array([df.get(t, 0) for t in wanted], dtype=np.float64))
     return {t: float(x) for t, x in zip(wanted, idf, strict=True)}
 

@@ -10,7 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from .filters import ChunkFilter, filter_sql
-from .rows import ContributionCount, ContributionRow, PersonRow, json_list, julian_day, pace_table, parse_time
+from .rows import (
+    ContributionCount,
+    ContributionRow,
+    PersonRow,
+    in_batches,
+    json_list,
+    julian_day,
+    pace_table,
+    parse_time,
+)
 
 
 class PeopleReads:
@@ -40,9 +49,7 @@ class PeopleReads:
 
     def _contributions(self, column: str, values: list[str]) -> list[ContributionRow]:
         out: list[ContributionRow] = []
-        for start in range(0, len(values), 500):
-            part = values[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(values):
             for r in self.db.execute(
                 "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to, "
                 f"d.source FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
@@ -104,11 +111,10 @@ class PeopleReads:
             return self._activity_now(person_ids, half_life_days, now, paces)
         since = julian_day(now) - float(saved["julian_day"])
         sums: dict[tuple[str, str, str], float] = {}
-        for start in range(0, len(person_ids), 500):
-            part = person_ids[start : start + 500]
+        for part, marks in in_batches(person_ids):
             for pid, role, visible_to, source, dated, flat in self.db.execute(
                 "SELECT person_id, role, visible_to, source, dated, flat FROM person_source_activity "
-                f"WHERE person_id IN ({','.join('?' * len(part))})", part):
+                f"WHERE person_id IN ({marks})", part):
                 key = (pid, role, visible_to)
                 scale = 0.5 ** (since / paces.get(source, half_life_days))
                 sums[key] = sums.get(key, 0.0) + float(dated) * scale + float(flat)
@@ -118,14 +124,13 @@ class PeopleReads:
                       paces: Mapping[str, float]) -> list[tuple[str, str, list[str], float]]:
         out: list[tuple[str, str, list[str], float]] = []
         _, values, args = pace_table(paces)
-        for start in range(0, len(person_ids), 500):
-            part = person_ids[start : start + 500]
+        for part, marks in in_batches(person_ids):
             rows = self.db.execute(
                 f"WITH pace(source, hl) AS (VALUES {values}) "
                 "SELECT c.person_id, c.role, d.visible_to, sum(CASE WHEN c.at IS NULL OR coalesce(p.hl, ?) <= 0 "
                 "THEN 1.0 ELSE pow(0.5, max(0.0, ? - julianday(c.at)) / coalesce(p.hl, ?)) END) "
                 "FROM contributions c JOIN documents d ON d.id = c.doc_id LEFT JOIN pace p ON p.source = d.source "
-                f"WHERE c.person_id IN ({','.join('?' * len(part))}) GROUP BY c.person_id, c.role, d.visible_to",
+                f"WHERE c.person_id IN ({marks}) GROUP BY c.person_id, c.role, d.visible_to",
                 [*args, half_life_days, julian_day(now), half_life_days or 1.0, *part])
             out.extend((r[0], r[1], json_list(r[2]), float(r[3])) for r in rows)
         return out
@@ -141,27 +146,22 @@ class PeopleReads:
     def author_rows(self, doc_ids: list[str] | None = None) -> list[tuple[str, str, str, str]]:
         """(document, person id, name, profile URL) of ``doc_ids`` (None: every document),
         grouped per document, its strongest contributors first."""
-        where = f"WHERE c.doc_id IN ({','.join('?' * len(doc_ids))}) " if doc_ids is not None else ""
         cur = self.db.cursor()
         cur.row_factory = None  # plain tuples: every contribution when doc_ids is None
-        return [r[:4] for r in cur.execute(
-            "SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
-            f"JOIN people p ON p.id = c.person_id {where}"
-            "GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name", doc_ids or [])]
+        sql = ("SELECT c.doc_id, p.id, p.name, p.profile_url, sum(c.weight) AS w FROM contributions c "
+               "JOIN people p ON p.id = c.person_id {where}GROUP BY c.doc_id, p.id ORDER BY c.doc_id, w DESC, p.name")
+        if doc_ids is None:
+            return [r[:4] for r in cur.execute(sql.format(where=""))]
+        return [r[:4] for part, marks in in_batches(doc_ids)
+                for r in cur.execute(sql.format(where=f"WHERE c.doc_id IN ({marks}) "), part)]
 
     def emails_of(self, ids: list[str]) -> dict[str, list[str]]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return {r[0]: json.loads(r[1]) for r in self.db.execute(
-            f"SELECT id, emails FROM people WHERE id IN ({marks})", ids)}
+        return {r[0]: json.loads(r[1]) for part, marks in in_batches(ids) for r in self.db.execute(
+            f"SELECT id, emails FROM people WHERE id IN ({marks})", part)}
 
     def people_by_ids(self, ids: list[str]) -> list[PersonRow]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return [PersonRow(r["id"], r["name"], r["profile_url"]) for r in self.db.execute(
-            f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", ids)]
+        return [PersonRow(r["id"], r["name"], r["profile_url"]) for part, marks in in_batches(ids)
+                for r in self.db.execute(f"SELECT id, name, profile_url FROM people WHERE id IN ({marks})", part)]
 
     def all_people(self) -> list[PersonRow]:
         """Everyone with their handles and e-mails."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import TypeVar
+
+T = TypeVar("T")
+IN_BATCH = 500  # ids per ``IN (...)``: far below any SQLite build's cap on ``?`` marks (999 in old builds)
 
 
 def iso(t: datetime | None) -> str | None:
@@ -20,6 +24,13 @@ def parse_time(s: str | None) -> datetime | None:
 def julian_day(t: datetime) -> float:
     """The julian day of ``t``, as SQLite's julianday()."""
     return t.timestamp() / 86400 + 2440587.5
+
+
+def in_batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[tuple[Sequence[T], str]]:
+    """``values`` in parts small enough for one SQL ``IN (...)``, each with its ``?`` marks."""
+    for start in range(0, len(values), size):
+        part = values[start : start + size]
+        yield part, ",".join("?" * len(part))
 
 
 def pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:

@@ -17,7 +17,7 @@ from .filters import ChunkFilter, filter_sql
 from .migrations import STORE_MIGRATIONS, migrate
 from .models import Chunk, Contribution, Document, Failure, Person, Section
 from .people_store import PeopleReads
-from .rows import ChunkHit, PersonRow, iso, json_list, parse_time
+from .rows import ChunkHit, PersonRow, in_batches, iso, json_list, parse_time
 
 
 class Store(PeopleReads):
@@ -225,9 +225,7 @@ class Store(PeopleReads):
 
     def chunks_by_ids(self, ids: list[int]) -> dict[int, ChunkHit]:
         out: dict[int, ChunkHit] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ids):
             for r in self.db.execute(
                 "SELECT c.id, c.doc_id, c.position, c.text, c.heading, c.anchor, c.author_id, "
                 "d.title, d.url, d.source, d.kind, d.updated_at, d.visible_to, c.section, d.tags "
@@ -291,10 +289,9 @@ class Store(PeopleReads):
     def document_ids(self, rowids: list[int]) -> dict[int, str]:
         """Document id per documents rowid (as ``documents_fts`` rows are numbered)."""
         out: dict[int, str] = {}
-        for start in range(0, len(rowids), 500):
-            part = rowids[start : start + 500]
+        for part, marks in in_batches(rowids):
             out.update((int(r[0]), str(r[1])) for r in self.db.execute(
-                f"SELECT rowid, id FROM documents WHERE rowid IN ({','.join('?' * len(part))})", part))
+                f"SELECT rowid, id FROM documents WHERE rowid IN ({marks})", part))
         return out
 
     def allowed_document_rowids(self, flt: ChunkFilter) -> list[int]:
@@ -329,10 +326,9 @@ class Store(PeopleReads):
     def chunk_ids_of(self, doc_ids: list[str]) -> dict[str, list[int]]:
         """Chunk ids per document, in reading order."""
         out: dict[str, list[int]] = {d: [] for d in doc_ids}
-        for start in range(0, len(doc_ids), 500):
-            part = doc_ids[start : start + 500]
+        for part, marks in in_batches(doc_ids):
             for r in self.db.execute(
-                f"SELECT doc_id, id FROM chunks WHERE doc_id IN ({','.join('?' * len(part))}) "
+                f"SELECT doc_id, id FROM chunks WHERE doc_id IN ({marks}) "
                 "ORDER BY doc_id, position", part,
             ):
                 out[r[0]].append(r[1])

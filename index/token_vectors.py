@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .rows import in_batches
+
 
 @dataclass
 class Tokens:
@@ -97,10 +99,9 @@ def get(db: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, bytes]:
     """Stored bits by chunk id (none for a store from before the table)."""
     out: dict[int, bytes] = {}
     try:
-        for start in range(0, len(chunk_ids), 500):
-            part = chunk_ids[start : start + 500]
-            out.update(db.execute(f"SELECT chunk_id, bits FROM chunk_tokens WHERE chunk_id IN "
-                                  f"({','.join('?' * len(part))})", part).fetchall())
+        for part, marks in in_batches(chunk_ids):
+            out.update(db.execute(f"SELECT chunk_id, bits FROM chunk_tokens WHERE chunk_id IN ({marks})",
+                                  part).fetchall())
     except sqlite3.OperationalError as e:
         if "no such table" not in str(e):
             raise

@@ -118,3 +118,33 @@ def test_an_alias_names_a_username_alone_but_a_user_id_only_with_its_source():
     bare = PeopleResolver({"Ada Lovelace": ["17"]})
     assert bare.resolve(Person(id="", name="Somebody", handles=["forum:17"])).name == "Somebody"
     assert other_17.name == "Somebody" and other_17.id != se_17.id
+
+
+def test_store_reads_more_ids_than_one_sql_statement_takes(tmp_path):
+    """SQLite builds cap the ``?`` marks of one statement (999 before 3.32, 32,766 since; this
+    machine's build 250,000), and a large site has more contributors than that: reads by id
+    go in batches instead of failing with "too many SQL variables"."""
+    import sqlite3
+
+    from index.models import Chunk, Contribution, Document, Person, Section
+    from index.store import Store
+    s = Store.open_write(tmp_path / "store.sqlite")
+    s.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    people = [Person(f"P{i}", emails=[f"p{i}@corp.example"], id=f"p{i}") for i in range(2_000)]
+    s.begin()
+    for p in people:
+        s.upsert_person(p)
+    doc = Document(id="d/1", source="s", kind="wiki", title="t", sections=[Section("x")],
+                   contributions=[Contribution(people[-1], "author")])
+    s.put_document(doc, [Chunk(doc_id=doc.id, position=0, text="x")])
+    s.commit()
+    ids = [p.id for p in people]
+    assert len(s.people_by_ids(ids)) == 2_000
+    emails = s.emails_of(ids)
+    assert len(emails) == 2_000 and emails["p1999"] == ["p1999@corp.example"]
+    missing = [f"no/{i}" for i in range(2_000)]
+    assert [r[:2] for r in s.author_rows([*missing, "d/1"])] == [("d/1", "p1999")]
+    assert s.authors_of([*missing, "d/1"])["d/1"] == s.people_by_ids(["p1999"])
+    assert [c.person_id for c in s.contributions_to([*missing, "d/1"])] == ["p1999"]
+    assert s.chunk_ids_of([*missing, "d/1"])["d/1"] == list(s.chunk_hashes())
+    s.close()
