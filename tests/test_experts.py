@@ -355,7 +355,11 @@ def test_page_authors_evaluation_finds_each_pages_writer(forum_settings, fake_em
     from search.evaluation.page_authors import evaluate_page_authors, report
 
     _ingest_docs(forum_settings, fake_embedder, _pages())
+    encoded: list[str] = []
+    encode = fake_embedder.encode
+    fake_embedder.encode = lambda texts: (encoded.extend(texts), encode(texts))[1]
     results = evaluate_page_authors(forum_settings, fake_embedder)
+    assert sorted(encoded) == sorted(d.title for d in _pages())  # once each, for all four variants
     model = results["whoknows model"]
     assert model["n"] == 3  # the three pages with a main author, not the editor's share
     assert model["mrr"] == 1.0 and model["p@1"] == 1.0

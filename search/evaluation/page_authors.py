@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from index.embedding import Embedder
 from index.generations import Home, LiveIndex
 from index.settings import ExpertSettings, Settings
 from index.store import Store
 from search.experts import ExpertFinder
-from search.searcher import Searcher
+from search.searcher import Searcher, clean_query
 
 from .experts import Scores, rank_of, table
 
@@ -33,6 +35,23 @@ def variants(p: ExpertSettings) -> dict[str, ExpertSettings]:
         "prior multiplies across sources": replace(p, prior_within_source=False),
         "whoknows model": p,
     }
+
+
+class TitleVectors:
+    """The embedder, with the titles encoded once in batches (as the searcher cleans queries):
+    every variant asks for each title."""
+
+    def __init__(self, embedder: Embedder, titles: list[str], batch: int = 64):
+        self.model_id, self.dim = embedder.model_id, embedder.dim
+        self._embedder = embedder
+        uniq = list(dict.fromkeys(clean_query(t) for t in titles))
+        self._vecs = {t: v for i in range(0, len(uniq), batch)
+                      for t, v in zip(uniq[i : i + batch], embedder.encode(uniq[i : i + batch]), strict=True)}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if all(t in self._vecs for t in texts):
+            return np.stack([self._vecs[t] for t in texts]) if texts else np.zeros((0, self.dim), "float32")
+        return self._embedder.encode(texts)
 
 
 def main_authors(store: Store, min_share: float) -> list[tuple[str, str]]:
@@ -51,13 +70,14 @@ def evaluate_page_authors(settings: Settings, embedder: Embedder, min_share: flo
                           limit: int = 0) -> dict[str, dict[str, float]]:
     """Scores per variant (``variants``) over the configured index's pages."""
     live = LiveIndex(Home(settings.home))
-    searchers = {name: Searcher(live, embedder, settings.search, ExpertFinder(p, settings.people))
-                 for name, p in variants(settings.experts).items()}
     pages = main_authors(live.get().store, min_share)
     pages = pages[:limit] if limit else pages
     if not pages:
         raise LookupError(f"no page in {settings.home} has a main author (an author holding {min_share:g} "
                           "of it or more): nothing to evaluate")
+    titles = TitleVectors(embedder, [title for title, _ in pages])
+    searchers = {name: Searcher(live, titles, settings.search, ExpertFinder(p, settings.people))
+                 for name, p in variants(settings.experts).items()}
     out: dict[str, dict[str, float]] = {}
     for name, searcher in searchers.items():
         scores = Scores()
