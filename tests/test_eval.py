@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.settings import Settings
@@ -61,6 +62,16 @@ def test_runner_reports_every_method(tmp_path, fake_embedder):
         assert 0.0 <= r.scores.ndcg10 <= 1.0 and 0.0 <= r.scores.recall100 <= 1.0
     assert report.results[0].scores.ndcg10 > 0.3  # BM25 finds pages by their words
     assert "nDCG@10" in report.table()
+    # the configured search against each other method, with a bootstrap interval around it
+    diffs = report.differences()
+    assert [d.b for d in diffs] == names[:-1] and all(d.a == names[-1] for d in diffs)
+    last = report.results[-1].scores.ndcg10
+    for d, r in zip(diffs, report.results, strict=False):
+        assert d.mean == pytest.approx(last - r.scores.ndcg10) and d.low <= d.mean <= d.high
+    assert "paired bootstrap over the 20 queries" in report.table()
+    js = report.to_json()
+    assert len(js["differences"]) == len(names) - 1
+    assert all("ndcg10_per_query" not in r["scores"] for r in js["results"])
     # the second run encodes nothing: corpus and queries come from the cache
     fake_embedder.encoded.clear()
     evaluate(load_beir(JUDGED, "test"), settings, fake_embedder, cache=tmp_path / "cache.sqlite",
@@ -81,3 +92,22 @@ def test_quality_floor_with_the_bundled_model(tmp_path, capsys):
     assert final["ndcg10"] >= 0.95
     assert final["recall100"] == 1.0
     assert final["ndcg10"] > max(by["keyword (BM25)"]["ndcg10"], by["dense"]["ndcg10"])
+
+
+def test_paired_difference_interval():
+    from search.evaluation.metrics import paired_difference
+    same = paired_difference("a", [0.2, 0.9, 0.5], "b", [0.2, 0.9, 0.5])
+    assert (same.mean, same.low, same.high) == (0.0, 0.0, 0.0)
+    shifted = paired_difference("a", [0.3, 1.0, 0.6], "b", [0.2, 0.9, 0.5])
+    assert shifted.mean == pytest.approx(0.1) and shifted.low == pytest.approx(0.1) == pytest.approx(shifted.high)
+    # one query of 100 gains 1.0: the mean is +0.01, and the interval reaches down to 0
+    a = [1.0] + [0.0] * 99
+    one = paired_difference("a", a, "b", [0.0] * 100)
+    assert one.mean == pytest.approx(0.01) and one.low == 0.0 < one.high
+    # many queries that each gain a little: the interval excludes 0
+    rng = np.random.default_rng(1)
+    b = rng.random(800)
+    wide = paired_difference("a", b + rng.normal(0.02, 0.1, 800), "b", b)
+    assert 0 < wide.low < wide.mean < wide.high and wide.queries == 800
+    assert paired_difference("a", a, "b", [0.0] * 100) == one  # seeded: the same interval each run
+    assert paired_difference("a", [], "b", []).queries == 0

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BOOTSTRAP_SAMPLES = 2000
 
 
 def ndcg_at(ranked: list[str], rels: dict[str, int], k: int = 10) -> float:
@@ -33,15 +38,43 @@ class Scores:
     recall100: float = 0.0
     mrr10: float = 0.0
     queries: int = 0
+    ndcg10_per_query: list[float] = field(default_factory=list, repr=False)  # in qrels order
 
     @classmethod
     def of(cls, runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> Scores:
         n = len(qrels)
         if not n:
             return cls()
+        per_query = [ndcg_at(runs.get(q, []), r) for q, r in qrels.items()]
         return cls(
-            ndcg10=sum(ndcg_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
+            ndcg10=sum(per_query) / n,
             recall100=sum(recall_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
             mrr10=sum(mrr_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
             queries=n,
+            ndcg10_per_query=per_query,
         )
+
+
+@dataclass
+class Difference:
+    """``a`` minus ``b`` over the same queries, with a paired-bootstrap 95% interval."""
+
+    a: str
+    b: str
+    mean: float
+    low: float
+    high: float
+    queries: int
+
+
+def paired_difference(a: str, per_query_a: Sequence[float], b: str, per_query_b: Sequence[float],
+                      samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Difference:
+    """Mean per-query difference and its 95% percentile interval: the queries are resampled
+    with replacement ``samples`` times (seeded, so a re-run prints the same interval)."""
+    d = np.asarray(per_query_a, dtype=np.float64) - np.asarray(per_query_b, dtype=np.float64)
+    if len(d) == 0:
+        return Difference(a, b, 0.0, 0.0, 0.0, 0)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(samples, len(d)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Difference(a, b, float(d.mean()), float(low), float(high), len(d))

@@ -26,7 +26,7 @@ from ingest.pipeline import IngestOptions, run_ingest
 from search.searcher import Searcher
 
 from .beir import BeirSet
-from .metrics import Scores
+from .metrics import Difference, Scores, paired_difference
 
 DEFAULT_CACHE = Path.home() / ".cache" / "whoknows" / "embeddings.sqlite"
 SOURCE = "beir"
@@ -54,8 +54,20 @@ class EvalReport:
     chunks: int
     results: list[MethodResult] = field(default_factory=list)
 
+    def differences(self) -> list[Difference]:
+        """nDCG@10 of the last method (the configured search) minus each other method's."""
+        if not self.results:
+            return []
+        last = self.results[-1]
+        return [paired_difference(last.method, last.scores.ndcg10_per_query, r.method, r.scores.ndcg10_per_query)
+                for r in self.results[:-1]]
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for r in out["results"]:
+            r["scores"].pop("ndcg10_per_query", None)
+        out["differences"] = [asdict(d) for d in self.differences()]
+        return out
 
     def table(self) -> str:
         lines = [f"{self.data} ({self.split}): {self.results[0].scores.queries if self.results else 0} "
@@ -65,6 +77,11 @@ class EvalReport:
             s = r.scores
             lines.append(f"{r.method:<38} {s.ndcg10:>8.4f} {s.recall100:>8.4f} {s.mrr10:>8.4f} "
                          f"{r.ms_per_query:>7.1f}")
+        diffs = self.differences()
+        if diffs:
+            lines += ["", f"nDCG@10 of {diffs[0].a} minus each other method (95% CI, paired bootstrap "
+                          f"over the {diffs[0].queries} queries):"]
+            lines += [f"  - {d.b:<38} {d.mean:+.4f} ({d.low:+.4f} to {d.high:+.4f})" for d in diffs]
         return "\n".join(lines)
 
 
