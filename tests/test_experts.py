@@ -226,11 +226,18 @@ def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
     ev = Evaluation(dump, embed_posts(dump, fake_embedder, EmbeddingCache(tmp_path / "c.sqlite")))
     for qi, _, _ in dump.tests:  # candidates for a question are strictly earlier posts
         assert all(i < qi for i, _ in ev.dense(qi))
-    res = evaluate_experts(dump_dir, Settings(), fake_embedder, tmp_path / "c.sqlite", progress=False)
+    report = evaluate_experts(dump_dir, Settings(), fake_embedder, tmp_path / "c.sqlite", progress=False)
+    res = report.results
     assert set(res) == {"most-active answerer", "activity, 7-day half-life", "BM25 document-centric",
                         "MiniLM document-centric", "whoknows model"}
     for r in res.values():
         assert r["n"] == len(dump.tests) and 0.0 <= r["mrr"] <= 1.0
+    # the model against each baseline, with a bootstrap interval around the difference
+    assert [d.b for d in report.differences] == list(res)[:-1]
+    for d in report.differences:
+        assert d.a == "whoknows model" and d.queries == len(dump.tests)
+        assert d.mean == pytest.approx(res["whoknows model"]["mrr"] - res[d.b]["mrr"]) and d.low <= d.mean <= d.high
+    assert "paired bootstrap over the" in report.table() and len(report.to_json()["differences"]) == 4
 
 
 def test_keyword_evidence_lifts_the_passage_that_names_the_query_terms():

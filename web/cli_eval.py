@@ -19,11 +19,11 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from .cli import _embedder as embedder  # the one way the CLI loads the configured encoder
 
     if args.eval_verb == "experts":
-        from search.evaluation.experts import evaluate_experts, table
+        from search.evaluation.experts import evaluate_experts
 
-        results = evaluate_experts(Path(args.dump), settings, embedder(settings),
+        experts = evaluate_experts(Path(args.dump), settings, embedder(settings),
                                    Path(args.cache).expanduser(), args.sample, not args.quiet)
-        print(json.dumps(results, indent=2) if args.json else table(results))
+        print(json.dumps(experts.to_json(), indent=2) if args.json else experts.table())
         return 0
     if args.eval_verb == "page-authors":
         from search.evaluation import page_authors

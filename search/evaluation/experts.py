@@ -17,7 +17,7 @@ import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from index.settings import ExpertSettings, Settings, SourceSettings
 
 from ..experts import Passage, activity, combine, query_tags, tag_profile, topical
 from ..snippets import query_terms
+from .metrics import Difference, paired_difference
 
 SOURCE = "se"  # the one source of an evaluated dump
 
@@ -61,6 +62,10 @@ class Scores:
 
     def add(self, rank: float) -> None:
         self.ranks.append(rank)
+
+    def reciprocal(self) -> list[float]:
+        """Each question's reciprocal rank (0 when the person was not ranked)."""
+        return [1 / r if r < math.inf else 0.0 for r in self.ranks]
 
     def summary(self) -> dict[str, float]:
         n = len(self.ranks) or 1
@@ -174,6 +179,7 @@ class Evaluation:
         self.keyword = KeywordIndex(dump.posts)
         self.by_doc: dict[str, list[ContributionRow]] = defaultdict(list)
         self.post_times: list[datetime] = []  # of the posts consumed so far, for the site's pace
+        self.scores: dict[str, Scores] = {}  # per method, of the last run
         self._ci = 0  # contributions consumed so far (time order)
 
     def _advance(self, t: datetime) -> list[ContributionRow]:
@@ -252,7 +258,7 @@ class Evaluation:
         self.by_doc.clear()
         self.post_times.clear()
         self._ci = 0
-        scores = {name: Scores() for name in methods}
+        scores = self.scores = {name: Scores() for name in methods}
         for qi, accepted, asker in tqdm(tests, desc="questions", disable=not progress):
             t = self.dump.posts[qi].t
             before = self._advance(t)
@@ -279,8 +285,35 @@ def grid(base: ExpertSettings, **axes: list[float]) -> list[ExpertSettings]:
     return out
 
 
+def differences(scores: dict[str, Scores]) -> list[Difference]:
+    """MRR of the last method (the model) minus each other method's, with a paired-bootstrap
+    95% interval over the questions."""
+    if not scores:
+        return []
+    *others, last = scores
+    return [paired_difference(last, scores[last].reciprocal(), b, scores[b].reciprocal()) for b in others]
+
+
+@dataclass
+class ExpertReport:
+    results: dict[str, dict[str, float]]
+    differences: list[Difference]
+
+    def to_json(self) -> dict:
+        return {"results": self.results, "differences": [asdict(d) for d in self.differences]}
+
+    def table(self) -> str:
+        lines = [table(self.results)]
+        if self.differences:
+            d0 = self.differences[0]
+            lines += ["", f"MRR of {d0.a} minus each other method (95% CI, paired bootstrap over the "
+                          f"{d0.queries} questions):"]
+            lines += [f"  - {d.b:<30} {d.mean:+.3f} ({d.low:+.3f} to {d.high:+.3f})" for d in self.differences]
+        return "\n".join(lines)
+
+
 def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
-                     sample: int = 0, progress: bool = True) -> dict[str, dict[str, float]]:
+                     sample: int = 0, progress: bool = True) -> ExpertReport:
     """The whole protocol: load, embed (cached), baselines and the configured model."""
     dump = load_dump(folder)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +323,8 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
     finally:
         store.close()
     ev = Evaluation(dump, vectors, settings.experts.candidates)
-    return ev.run(standard_methods(ev, settings.experts), sample=sample, progress=progress)
+    results = ev.run(standard_methods(ev, settings.experts), sample=sample, progress=progress)
+    return ExpertReport(results, differences(ev.scores))
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:
