@@ -68,7 +68,8 @@ def add_parser(verb: Verb, common: argparse.ArgumentParser) -> None:
     ep = ev.add_parser("retrieval", parents=[common], help="nDCG@10, recall@100, MRR@10 per method",
                        description="Index DIR's corpus into a temporary home with the configured "
                        "chunking and model, then score keyword, dense, plain fusions and the "
-                       "configured search on the judged queries.")
+                       "configured search on the judged queries, and the configured search's "
+                       "difference from each with a 95% paired-bootstrap interval.")
     ep.add_argument("dir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
     ep.add_argument("--split", default="test", help="qrels split (default test)")
     ep.add_argument("--limit", type=int, help="only the first N judged queries")
@@ -85,7 +86,8 @@ def add_parser(verb: Verb, common: argparse.ArgumentParser) -> None:
     ep = ev.add_parser("experts", parents=[common], help="expert finding, time-split, on a Stack Exchange dump",
                        description="For each question whose accepted answer is by someone else, rank "
                        "people from what was posted before it; MRR, P@1, hits@5, hits@10 of the "
-                       "accepted answerer for the configured model and baselines.")
+                       "accepted answerer for the configured model and baselines, and the model's MRR "
+                       "minus each baseline's with a 95% paired-bootstrap interval.")
     ep.add_argument("dump", help="dump folder (Posts.xml, Users.xml optional)")
     ep.add_argument("--sample", type=int, default=0, help="a seeded sample of N questions (default all)")
     ep.add_argument("--json", action="store_true", help="print JSON")
