@@ -154,3 +154,39 @@ def test_search_adds_late_interaction_to_the_fused_scores_of_the_top(settings, t
     settings.search.late_interaction = 0.0
     off = Searcher(live, token_embedder, settings.search).rank("rollbacks use the deploy tool").candidates
     assert all(c.score == c.fused for c in off)
+
+
+def test_evaluation_encodes_each_querys_tokens_once_ahead(tmp_path, token_embedder, monkeypatch):
+    """``eval retrieval`` encodes the queries' token vectors in one batch before it times the
+    methods, so the configured row's ms/q is search, as for the others (whose query vectors
+    come from the cache), and the ranking is the one a query encoded alone gets."""
+    from pathlib import Path
+
+    from index.settings import Settings
+    from search.evaluation import runner
+    from search.evaluation.beir import load_beir
+
+    data = load_beir(Path(__file__).parent / "fixtures/handbook-judged", "test")
+    queries = list(data.queries.values())
+    calls = token_embedder.token_calls  # the corpus's chunks too, at indexing
+    while_searching: list[str] = []
+    rank = runner.Searcher.rank
+
+    def counting_rank(self, *args, **kwargs):
+        before = len(calls)
+        try:
+            return rank(self, *args, **kwargs)
+        finally:
+            while_searching.extend(calls[before:])
+
+    monkeypatch.setattr(runner.Searcher, "rank", counting_rank)
+    ahead = runner.evaluate(data, Settings(home=tmp_path / "unused"), token_embedder,
+                            cache=tmp_path / "cache.sqlite", progress=False)
+    assert all(calls.count(q) == 1 for q in queries) and while_searching == []
+    # without encoding ahead, each query is encoded when it is searched: the same ranking
+    calls.clear()
+    monkeypatch.setattr(runner.CachedEmbedder, "prepare_tokens", lambda self, texts: None)
+    alone = runner.evaluate(data, Settings(home=tmp_path / "unused"), token_embedder,
+                            cache=tmp_path / "cache.sqlite", progress=False)
+    assert sorted(while_searching) == sorted(queries)
+    assert [r.scores for r in alone.results] == [r.scores for r in ahead.results]

@@ -108,6 +108,7 @@ class CachedEmbedder:
     def __init__(self, embedder: Embedder, cache: EmbeddingCache):
         self.embedder, self.cache = embedder, cache
         self.model_id, self.dim = embedder.model_id, embedder.dim
+        self._tokens: dict[str, tuple[np.ndarray, Tokens]] = {}  # queries encoded ahead (``prepare_tokens``)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
@@ -123,9 +124,20 @@ class CachedEmbedder:
     def token_vectors(self) -> bool:
         return token_encoder(self.embedder) is not None
 
+    def prepare_tokens(self, texts: list[str]) -> None:
+        """Encode queries' token vectors now, in one batch, and keep them for this run (they are
+        not cached on disk: a query encodes in milliseconds), so the methods' ms/q leave
+        query encoding out as they do for the cached query vectors."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._tokens]
+        if todo:
+            vecs, toks = encode_with_tokens(self.embedder, todo)
+            self._tokens.update(zip(todo, zip(vecs, toks, strict=True), strict=True))
+
     def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
-        """Queries' token vectors: not cached (a query encodes in milliseconds)."""
-        return encode_with_tokens(self.embedder, texts)
+        if not all(t in self._tokens for t in texts):
+            return encode_with_tokens(self.embedder, texts)
+        found = [self._tokens[t] for t in texts]
+        return np.vstack([v for v, _ in found]), [tok for _, tok in found]
 
 
 def index_corpus(data: BeirSet, settings: Settings, embedder: Embedder, home: Path,
@@ -148,9 +160,15 @@ def index_source(source: SourceSettings, settings: Settings, embedder: Embedder,
 def run_methods(data: BeirSet, cfg: Settings, embedder: Embedder, methods: list[Method],
                 progress: bool, depth: int = 100) -> list[MethodResult]:
     qids = list(data.queries)
+    cached = embedder if isinstance(embedder, CachedEmbedder) else None
+    ahead = cached if cached is not None and cached.token_vectors and any(
+        m.settings.mode == "hybrid" and m.settings.late_interaction > 0 for m in methods) else None
     for start in tqdm(range(0, len(qids), 256), desc="encode queries", disable=not progress,
                       file=sys.stderr):
-        embedder.encode([data.queries[q] for q in qids[start : start + 256]])
+        texts = [data.queries[q] for q in qids[start : start + 256]]
+        embedder.encode(texts)
+        if ahead is not None:
+            ahead.prepare_tokens(texts)
     live = LiveIndex(Home(cfg.home))
     out = []
     for m in methods:
