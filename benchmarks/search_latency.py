@@ -1,9 +1,11 @@
 """Query latency: dense-only vs the configured hybrid search (and hybrid without late
 interaction, when it is on), on the configured index.
 
-    python benchmarks/search_latency.py [--config whoknows.toml] [--queries 100] [--json]
+    python benchmarks/search_latency.py [--config whoknows.toml] [--titles-from other.toml]
+                                        [--queries 100] [--json]
 
-Queries are the titles of the index's documents (deterministic). Each path answers every
+Queries are the titles of the index's documents (deterministic), or of another configured
+index's (``--titles-from``: real page titles as queries for a synthetic index). Each path answers every
 query once for warm-up, then ``repeat`` timed rounds; the figures are per query, full
 ``Searcher.search`` (encode with the server's query encoder, retrieve, fuse, second stage,
 snippets). Ingests the configured sources first if there is no index yet. ``run()`` returns
@@ -53,7 +55,13 @@ def _summary(ms: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ms), 2)}
 
 
-def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -> dict[str, Any]:
+def _titles(live: LiveIndex, n: int) -> list[str]:
+    return [r[0] for r in live.get().store.db.execute(
+        "SELECT title FROM documents WHERE title != '' ORDER BY id LIMIT ?", (n,))]
+
+
+def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3,
+        titles_from: Settings | None = None) -> dict[str, Any]:
     """Median/p99 latency of dense-only and hybrid search over ``queries`` queries."""
     settings = settings or load_settings()
     embedder = load_embedder(settings.embedding)
@@ -62,8 +70,7 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -
         run_ingest(settings, embedder)
     embedder = load_query_embedder(settings.embedding)  # queries are encoded as the server does
     live = LiveIndex(home)
-    titles = [r[0] for r in live.get().store.db.execute(
-        "SELECT title FROM documents WHERE title != '' ORDER BY id LIMIT ?", (queries,))]
+    titles = _titles(LiveIndex(Home(titles_from.home)) if titles_from else live, queries)
     dense = Searcher(live, embedder, replace(settings.search, mode="dense", rescore=False))
     hybrid = Searcher(live, embedder, settings.search)
     d, h = _summary(_times(dense, titles, repeat)), _summary(_times(hybrid, titles, repeat))
@@ -80,11 +87,13 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3) -
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config")
+    p.add_argument("--titles-from", help="config of another index whose page titles are the queries")
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    res = run(load_settings(a.config), a.queries, a.repeat)
+    res = run(load_settings(a.config), a.queries, a.repeat,
+              load_settings(a.titles_from) if a.titles_from else None)
     if a.json:
         print(json.dumps(res, indent=2))
     else:

@@ -4,7 +4,9 @@ The store holds random text (words drawn from the sample corpus, so FTS5 has rea
 documents of 10 chunks with one author each, inserted in bulk. The vectors are drawn around
 real chunk embeddings of the sample: each is normalise(e_i + r * e_j + noise) for two random
 real chunk vectors e_i, e_j, r ~ U(0, 0.7) and Gaussian noise of norm 0.8, so they cluster
-like real passages do without being copies. Built indexes are kept in the work folder and
+like real passages do without being copies. Each chunk has ``TOKENS_PER_CHUNK`` word-piece
+rows of random sign bits in ``chunk_tokens``, so a hybrid search pays for late interaction as
+on a real index (what it costs, not what it finds). Built indexes are kept in the work folder and
 reused by later runs with the same parameters.
 """
 
@@ -25,12 +27,14 @@ from index.generations import STORE_FILE, VECTORS_FILE
 from index.pace import activity_paces, source_clocks
 from index.settings import ExpertSettings, SearchSettings, VectorSettings
 from index.store import Store
+from index.token_vectors import row_bytes
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 5  # bump when the way synthetic data is made changes
+RECIPE = 6  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
+TOKENS_PER_CHUNK = 80  # word pieces of a 60-word chunk
 
 
 @dataclass
@@ -88,6 +92,9 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
         db.executemany("INSERT INTO chunks(id, doc_id, position, text, text_hash) VALUES (?,?,?,?,?)", rows)
         db.executemany("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?,?,?,?)",
                        [(r[0], f"Synthetic page {r[1][4:]}", "", r[3]) for r in rows])
+        bits = rng.integers(0, 256, (m, TOKENS_PER_CHUNK * row_bytes(dim)), dtype=np.uint8)
+        db.executemany("INSERT INTO chunk_tokens(chunk_id, bits) VALUES (?,?)",
+                       ((start + i + 1, bits[i].tobytes()) for i in range(m)))
     # whole-document keyword search (documents_fts): each page's title and chunk text
     db.execute("INSERT INTO documents_fts(rowid, title, text) SELECT d.rowid, d.title, "
                "(SELECT group_concat(c.text, ' ') FROM chunks c WHERE c.doc_id = d.id) FROM documents d")
