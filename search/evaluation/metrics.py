@@ -75,6 +75,8 @@ def paired_difference(a: str, per_query_a: Sequence[float], b: str, per_query_b:
     if len(d) == 0:
         return Difference(a, b, 0.0, 0.0, 0.0, 0)
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), size=(samples, len(d)))].mean(axis=1)
+    step = max(1, 2_000_000 // len(d))  # resamples at a time: at most 2M indices (16 MB) in memory
+    means = np.concatenate([d[rng.integers(0, len(d), size=(min(step, samples - i), len(d)))].mean(axis=1)
+                            for i in range(0, samples, step)])
     low, high = np.percentile(means, [2.5, 97.5])
     return Difference(a, b, float(d.mean()), float(low), float(high), len(d))
