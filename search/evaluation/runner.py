@@ -23,7 +23,7 @@ from index.models import text_hash
 from index.settings import SearchSettings, Settings, SourceSettings
 from index.token_vectors import Tokens, token_encoder
 from ingest.pipeline import IngestOptions, run_ingest
-from search.searcher import Searcher
+from search.searcher import Searcher, clean_query
 
 from .beir import BeirSet
 from .metrics import Difference, Scores, paired_difference
@@ -165,7 +165,7 @@ def run_methods(data: BeirSet, cfg: Settings, embedder: Embedder, methods: list[
         m.settings.mode == "hybrid" and m.settings.late_interaction > 0 for m in methods) else None
     for start in tqdm(range(0, len(qids), 256), desc="encode queries", disable=not progress,
                       file=sys.stderr):
-        texts = [data.queries[q] for q in qids[start : start + 256]]
+        texts = [clean_query(data.queries[q]) for q in qids[start : start + 256]]  # as the searcher encodes them
         embedder.encode(texts)
         if ahead is not None:
             ahead.prepare_tokens(texts)
