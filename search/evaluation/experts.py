@@ -33,7 +33,7 @@ from index.settings import ExpertSettings, Settings, SourceSettings
 
 from ..experts import Passage, activity, combine, query_tags, tag_profile, topical
 from ..snippets import query_terms
-from .metrics import Difference, paired_difference
+from .metrics import Difference, difference_lines, paired_difference
 
 SOURCE = "se"  # the one source of an evaluated dump
 
@@ -69,7 +69,7 @@ class Scores:
 
     def summary(self) -> dict[str, float]:
         n = len(self.ranks) or 1
-        return {"mrr": sum(1 / r for r in self.ranks if r < math.inf) / n,
+        return {"mrr": sum(self.reciprocal()) / n,
                 "p@1": sum(r == 1 for r in self.ranks) / n,
                 "hits@5": sum(r <= 5 for r in self.ranks) / n,
                 "hits@10": sum(r <= 10 for r in self.ranks) / n, "n": len(self.ranks)}
@@ -179,7 +179,6 @@ class Evaluation:
         self.keyword = KeywordIndex(dump.posts)
         self.by_doc: dict[str, list[ContributionRow]] = defaultdict(list)
         self.post_times: list[datetime] = []  # of the posts consumed so far, for the site's pace
-        self.scores: dict[str, Scores] = {}  # per method, of the last run
         self._ci = 0  # contributions consumed so far (time order)
 
     def _advance(self, t: datetime) -> list[ContributionRow]:
@@ -252,19 +251,24 @@ class Evaluation:
 
     def run(self, methods: dict[str, Method], sample: int = 0, seed: int = 13,
             progress: bool = True) -> dict[str, dict[str, float]]:
+        return {name: s.summary() for name, s in self.scores(methods, sample, seed, progress).items()}
+
+    def scores(self, methods: dict[str, Method], sample: int = 0, seed: int = 13,
+               progress: bool = True) -> dict[str, Scores]:
+        """Each method's ranks of the accepted answerers, over all questions (or a seeded sample)."""
         tests = self.dump.tests
         if sample and sample < len(tests):
             tests = sorted(random.Random(seed).sample(tests, sample))
         self.by_doc.clear()
         self.post_times.clear()
         self._ci = 0
-        scores = self.scores = {name: Scores() for name in methods}
+        scores = {name: Scores() for name in methods}
         for qi, accepted, asker in tqdm(tests, desc="questions", disable=not progress):
             t = self.dump.posts[qi].t
             before = self._advance(t)
             for name, method in methods.items():
                 scores[name].add(rank_of(method(qi, t, before), accepted, asker))
-        return {name: s.summary() for name, s in scores.items()}
+        return scores
 
 
 def standard_methods(ev: Evaluation, p: ExpertSettings) -> dict[str, Method]:
@@ -303,13 +307,7 @@ class ExpertReport:
         return {"results": self.results, "differences": [asdict(d) for d in self.differences]}
 
     def table(self) -> str:
-        lines = [table(self.results)]
-        if self.differences:
-            d0 = self.differences[0]
-            lines += ["", f"MRR of {d0.a} minus each other method (95% CI, paired bootstrap over the "
-                          f"{d0.queries} questions):"]
-            lines += [f"  - {d.b:<30} {d.mean:+.3f} ({d.low:+.3f} to {d.high:+.3f})" for d in self.differences]
-        return "\n".join(lines)
+        return "\n".join([table(self.results), *difference_lines(self.differences, "MRR", "questions", 3)])
 
 
 def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
@@ -323,8 +321,8 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
     finally:
         store.close()
     ev = Evaluation(dump, vectors, settings.experts.candidates)
-    results = ev.run(standard_methods(ev, settings.experts), sample=sample, progress=progress)
-    return ExpertReport(results, differences(ev.scores))
+    scores = ev.scores(standard_methods(ev, settings.experts), sample=sample, progress=progress)
+    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores))
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:

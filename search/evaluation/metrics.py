@@ -67,6 +67,17 @@ class Difference:
     queries: int
 
 
+def difference_lines(diffs: Sequence[Difference], metric: str, unit: str, digits: int) -> list[str]:
+    """A report's closing lines: the last method's ``metric`` minus each other's, with intervals."""
+    if not diffs:
+        return []
+    width = max(len(d.b) for d in diffs)
+    return ["", f"{metric} of {diffs[0].a} minus each other method (95% CI, paired bootstrap over the "
+                f"{diffs[0].queries} {unit}):",
+            *(f"  - {d.b:<{width}} {d.mean:+.{digits}f} ({d.low:+.{digits}f} to {d.high:+.{digits}f})"
+              for d in diffs)]
+
+
 def paired_difference(a: str, per_query_a: Sequence[float], b: str, per_query_b: Sequence[float],
                       samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Difference:
     """Mean per-query difference and its 95% percentile interval: the queries are resampled

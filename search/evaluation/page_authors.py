@@ -41,12 +41,11 @@ class TitleVectors:
     """The embedder, with the titles encoded once in batches (as the searcher cleans queries):
     every variant asks for each title."""
 
-    def __init__(self, embedder: Embedder, titles: list[str], batch: int = 64):
+    def __init__(self, embedder: Embedder, titles: list[str]):
         self.model_id, self.dim = embedder.model_id, embedder.dim
         self._embedder = embedder
-        uniq = list(dict.fromkeys(clean_query(t) for t in titles))
-        self._vecs = {t: v for i in range(0, len(uniq), batch)
-                      for t, v in zip(uniq[i : i + batch], embedder.encode(uniq[i : i + batch]), strict=True)}
+        uniq = list(dict.fromkeys(clean_query(t) for t in titles))  # the embedder batches them itself
+        self._vecs = dict(zip(uniq, embedder.encode(uniq), strict=True)) if uniq else {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if all(t in self._vecs for t in texts):

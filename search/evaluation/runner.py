@@ -26,7 +26,7 @@ from ingest.pipeline import IngestOptions, run_ingest
 from search.searcher import Searcher, clean_query
 
 from .beir import BeirSet
-from .metrics import Difference, Scores, paired_difference
+from .metrics import Difference, Scores, difference_lines, paired_difference
 
 DEFAULT_CACHE = Path.home() / ".cache" / "whoknows" / "embeddings.sqlite"
 SOURCE = "beir"
@@ -77,12 +77,7 @@ class EvalReport:
             s = r.scores
             lines.append(f"{r.method:<38} {s.ndcg10:>8.4f} {s.recall100:>8.4f} {s.mrr10:>8.4f} "
                          f"{r.ms_per_query:>7.1f}")
-        diffs = self.differences()
-        if diffs:
-            lines += ["", f"nDCG@10 of {diffs[0].a} minus each other method (95% CI, paired bootstrap "
-                          f"over the {diffs[0].queries} queries):"]
-            lines += [f"  - {d.b:<38} {d.mean:+.4f} ({d.low:+.4f} to {d.high:+.4f})" for d in diffs]
-        return "\n".join(lines)
+        return "\n".join([*lines, *difference_lines(self.differences(), "nDCG@10", "queries", 4)])
 
 
 def standard_methods(configured: SearchSettings) -> list[Method]:
