@@ -95,6 +95,14 @@ class DocMap:
             out[d] = self._ids[self._start[p]:self._stop[p]].tolist() if p is not None else []
         return out
 
+    def chunk_runs(self, doc_ids: Iterable[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The documents of ``doc_ids`` that have chunks, all their chunk ids one document
+        after another (each in reading order), and how many each has: ``chunks_of`` as arrays."""
+        known = [(d, p) for d in doc_ids if (p := self._pos.get(d)) is not None]
+        pos = np.array([p for _, p in known], dtype=np.int64)
+        rows, counts = _runs(self._start[pos], self._stop[pos])
+        return [d for (d, _), n in zip(known, counts, strict=True) if n], self._ids[rows], counts[counts > 0]
+
     def authors_of(self, doc_ids: Iterable[str]) -> dict[str, list[PersonRow]]:
         """People per document, strongest contributors first ([] for an unknown document)."""
         out: dict[str, list[PersonRow]] = {}
@@ -107,18 +115,30 @@ class DocMap:
     def author_counts(self, doc_ids: Iterable[str]) -> Counter[str]:
         """Documents per author name among ``doc_ids`` (each document counted once per name),
         ties in the order of the first document they appear in (``most_common`` keeps it)."""
-        pos = np.array([p for d in doc_ids if (p := self._pos.get(d)) is not None], dtype=np.int64)
-        lens = self._author_stop[pos] - self._author_start[pos]
-        if not len(pos) or not lens.sum():
+        pos = self._positions(doc_ids)
+        rows, lens = _runs(self._author_start[pos], self._author_stop[pos])
+        if not len(rows):
             return Counter()
-        idx = np.concatenate([self._author[a:b] for a, b in zip(self._author_start[pos], self._author_stop[pos],
-                                                                 strict=True)])
+        idx = self._author[rows]
         doc = np.repeat(np.arange(len(pos)), lens)
         pairs = np.unique(doc * len(self._name_list) + self._names[idx])  # document-major
         name = pairs % len(self._name_list)
         counts = np.bincount(name)
         seen, first = np.unique(name, return_index=True)
         return Counter({self._name_list[n]: int(counts[n]) for n in seen[np.argsort(first, kind="stable")]})
+
+    def fact_counts(self, doc_ids: Iterable[str]) -> dict[str, Counter[str]]:
+        """Documents per source, kind and year of the last update among ``doc_ids`` (known
+        ones; no year where there is none), ties in the order of the first document they
+        appear in (``most_common`` keeps it)."""
+        pos = self._positions(doc_ids)
+        years = self._year[pos]
+        return {"source": _ordered_counts(self._source[pos], self._sources),
+                "kind": _ordered_counts(self._kind[pos], self._kinds),
+                "year": _ordered_counts(years[years > 0], None)}
+
+    def _positions(self, doc_ids: Iterable[str]) -> np.ndarray:
+        return np.array([p for d in doc_ids if (p := self._pos.get(d)) is not None], dtype=np.int64)
 
     def facts(self, doc_id: str) -> tuple[str, str, int | None] | None:
         """(source, kind, year of the last update or None) of a document; None if unknown."""
@@ -127,6 +147,24 @@ class DocMap:
             return None
         year = int(self._year[p])
         return self._sources[self._source[p]], self._kinds[self._kind[p]], year or None
+
+
+def _runs(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers of the runs ``start[i]:stop[i]``, one run after another, and each
+    run's length."""
+    counts = stop - start
+    ends = np.cumsum(counts)
+    within = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
+    return np.repeat(start, counts) + within, counts
+
+
+def _ordered_counts(codes: np.ndarray, labels: list[str] | None) -> Counter[str]:
+    """How often each code occurs, as its label (the code itself as text without ``labels``),
+    in the order of first occurrence."""
+    values, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return Counter({(labels[v] if labels is not None else str(v)): int(c)
+                    for v, c in zip(values[order].tolist(), counts[order].tolist(), strict=True)})
 
 
 def _spans(pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -55,6 +55,10 @@ class FlatVectors:
             return np.zeros((0, self.dim), dtype="float32")
         return self.index.reconstruct_batch(np.asarray(ids, dtype="int64"))  # type: ignore[no-any-return]
 
+    def scores(self, ids: list[int], query: np.ndarray) -> np.ndarray:
+        """Inner product of ``query`` with the stored vector of each of ``ids``."""
+        return self.reconstruct(ids) @ np.asarray(query, dtype="float32").reshape(-1)
+
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self.index, str(tmp))

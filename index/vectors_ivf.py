@@ -9,6 +9,7 @@ indexes remove ids natively, so chunk removal works as with the flat index.
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import faiss
@@ -40,6 +41,8 @@ class IvfSq8Vectors:
     def __init__(self, index: faiss.IndexIVF):
         self.index = index
         self.dim = index.d
+        self._table: CodeTable | None = None
+        self._table_lock = threading.Lock()
 
     @classmethod
     def wrap(cls, index: faiss.Index) -> IvfSq8Vectors:
@@ -89,12 +92,14 @@ class IvfSq8Vectors:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
+            self._table = None
             self.index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype="float32"), np.asarray(ids, dtype="int64")
             )
 
     def remove(self, ids: list[int]) -> None:
         if ids:
+            self._table = None
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype="int64")))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -111,14 +116,29 @@ class IvfSq8Vectors:
         return self.index.search(q, k, params=params)  # type: ignore[call-arg]
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
-        """Decoded (8-bit, so approximate) vectors."""
-        self.index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+        """Decoded (8-bit, so approximate) vectors, as FAISS decodes them; KeyError for an
+        id the index does not hold."""
         if not ids:
             return np.zeros((0, self.dim), dtype="float32")
-        return self.index.reconstruct_batch(np.asarray(ids, dtype="int64"))  # type: ignore[no-any-return]
+        return self._codes().decode(np.asarray(ids, dtype="int64"))
+
+    def scores(self, ids: list[int], query: np.ndarray) -> np.ndarray:
+        """Inner product of ``query`` with the decoded vector of each of ``ids`` (KeyError for
+        an id the index does not hold), without decoding them one by one."""
+        if not ids:
+            return np.zeros(0, dtype="float32")
+        return self._codes().scores(np.asarray(ids, dtype="int64"), np.asarray(query, dtype="float32").reshape(-1))
+
+    def _codes(self) -> CodeTable:
+        table = self._table
+        if table is None:
+            with self._table_lock:
+                if self._table is None:
+                    self._table = CodeTable(self.index)
+                table = self._table
+        return table
 
     def save(self, path: Path) -> None:
-        self.index.set_direct_map_type(faiss.DirectMap.NoMap)  # type: ignore[attr-defined]
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self.index, str(tmp))
         tmp.replace(path)
@@ -135,6 +155,60 @@ class IvfSq8Vectors:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
+
+
+class CodeTable:
+    """Every vector's 8-bit codes in one array, rows in id order, with the list each came
+    from (its centroid is added back when the codes are residuals)."""
+
+    def __init__(self, index: faiss.IndexIVF):
+        ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+        lists, n, size = ivf.invlists, int(ivf.ntotal), int(ivf.code_size)
+        codes = np.empty((n, size), dtype=np.uint8)
+        ids = np.empty(n, dtype=np.int64)
+        list_of = np.empty(n, dtype=np.int32)
+        at = 0
+        for li in range(ivf.nlist):
+            m = lists.list_size(li)
+            if m:
+                ids[at : at + m] = faiss.rev_swig_ptr(lists.get_ids(li), m)
+                codes[at : at + m] = faiss.rev_swig_ptr(lists.get_codes(li), m * size).reshape(m, size)
+                list_of[at : at + m] = li
+                at += m
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.codes, self.list_of = ids[order], codes[order], list_of[order]
+        self.sq = ivf.sq
+        self.range = faiss.vector_to_array(ivf.sq.trained).reshape(2, -1)  # vmin, vdiff (8-bit codes)
+        self.centroids = ivf.quantizer.reconstruct_n(0, ivf.nlist) if ivf.by_residual else None
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(self.ids, ids)
+        bad = rows >= len(self.ids)
+        bad[~bad] = self.ids[rows[~bad]] != ids[~bad]
+        if bad.any():
+            raise KeyError(f"not in the vector index: {ids[bad][:5].tolist()}")
+        return rows
+
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        rows = self.rows(ids)
+        out: np.ndarray = self.sq.decode(self.codes[rows])
+        if self.centroids is not None:
+            out += self.centroids[self.list_of[rows]]
+        return out
+
+    def scores(self, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """``decode(ids) @ query`` without the decoded vectors. 8-bit codes decode as
+        FAISS's ``Codec8bit`` does, each component ``vmin + vdiff * (code + 0.5) / 255``, so
+        the product is one of the codes with ``vdiff * query / 255`` plus constants."""
+        if self.sq.qtype != faiss.ScalarQuantizer.QT_8bit:
+            return self.decode(ids) @ query
+        rows = self.rows(ids)
+        vmin, vdiff = self.range
+        out: np.ndarray = self.codes[rows] @ (vdiff * query / 255).astype(np.float32)
+        out += float((vmin + vdiff * (0.5 / 255)) @ query)
+        if self.centroids is not None:
+            out += (self.centroids @ query)[self.list_of[rows]]
+        return out
 
 
 def query_like(vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -89,7 +89,7 @@ def _mark(passages: list[Passage], reader: IndexReader, embedder: Embedder, ids:
     """Mark the passages most similar to ``query``: the best and those within ``MARK_WITHIN``
     of it that also contain a query term."""
     qv = embedder.encode([query])[0]
-    sims = reader.vectors.reconstruct(ids) @ np.asarray(qv, dtype="float32")
+    sims = reader.vectors.scores(ids, qv)
     best = float(sims.max())
     terms = query_terms(query)
     order = np.argsort(-sims)[:MAX_MARKED]

@@ -3,8 +3,6 @@ candidates (source, kind, author, year of the last update)."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from index.doc_map import DocMap
 
 from .candidates import Candidate
@@ -15,15 +13,7 @@ MAX_AUTHORS = 10
 def facet_counts(cands: list[Candidate], docs: DocMap) -> dict[str, dict[str, int]]:
     """Documents per source, kind, author (top ``MAX_AUTHORS``) and year among the ranked
     candidates, most frequent first."""
-    counters: dict[str, Counter[str]] = {"source": Counter(), "kind": Counter(), "year": Counter()}
-    for c in cands:
-        facts = docs.facts(c.doc_id)
-        if facts is not None:
-            source, kind, year = facts
-            counters["source"][source] += 1
-            counters["kind"][kind] += 1
-            if year is not None:
-                counters["year"][str(year)] += 1
+    counters = docs.fact_counts(c.doc_id for c in cands)
     out = {name: dict(counter.most_common()) for name, counter in counters.items()}
     out["year"] = dict(sorted(out["year"].items(), reverse=True))
     out["author"] = dict(docs.author_counts(c.doc_id for c in cands).most_common(MAX_AUTHORS))

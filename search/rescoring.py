@@ -78,14 +78,11 @@ def exact_dense(reader: IndexReader, query_vec: np.ndarray, doc_ids: list[str]) 
     """Each document's best (cosine, chunk id) over all its chunks."""
     if not doc_ids:
         return {}
-    by_doc = reader.docs().chunks_of(doc_ids)
-    docs = [d for d in doc_ids if by_doc.get(d)]
+    docs, ids, counts = reader.docs().chunk_runs(doc_ids)
     if not docs:
         return {}
-    ids = [c for d in docs for c in by_doc[d]]
-    sims = reader.vectors.reconstruct(ids) @ np.asarray(query_vec, dtype="float32").reshape(-1)
-    counts = np.array([len(by_doc[d]) for d in docs])
-    return {docs[i]: (s, ids[j]) for i, (s, j) in best_in_segments(sims, counts).items()}
+    sims = reader.vectors.scores(ids.tolist(), query_vec)
+    return {docs[i]: (s, int(ids[j])) for i, (s, j) in best_in_segments(sims, counts).items()}
 
 
 def best_in_segments(values: np.ndarray, counts: np.ndarray) -> dict[int, tuple[float, int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from index.doc_map import DocMap
 from index.models import Chunk, Document, Section
 from index.store import Store
@@ -22,6 +24,17 @@ def test_doc_map_agrees_with_the_store(settings, wiki, fake_embedder):
     store_ids = [r[0] for r in reader.store.db.execute("SELECT id FROM documents")]
     assert sorted(docs.doc_ids) == sorted(store_ids)
     assert docs.chunks_of(store_ids) == reader.store.chunk_ids_of(store_ids)  # reading order too
+    asked = ["no/such/doc", *reversed(store_ids), store_ids[0]]
+    kept, ids, counts = docs.chunk_runs(asked)  # the same, as arrays, unknown documents left out
+    by_doc = reader.store.chunk_ids_of(store_ids)
+    assert kept == asked[1:] and counts.tolist() == [len(by_doc[d]) for d in kept]
+    assert ids.tolist() == [c for d in kept for c in by_doc[d]]
+    assert [len(x) for x in docs.chunk_runs(["no/such/doc"])] == [0, 0, 0]
+    facts = [f for d in asked if (f := docs.facts(d)) is not None]
+    counted = docs.fact_counts(asked)  # facet counts, ties in order of first appearance
+    for name, i in (("source", 0), ("kind", 1)):
+        assert list(counted[name].items()) == list(Counter(f[i] for f in facts).items())
+    assert list(counted["year"].items()) == list(Counter(str(f[2]) for f in facts if f[2]).items())
     every = [r[0] for r in reader.store.db.execute("SELECT id FROM chunks")]
     rows = reader.store.chunks_by_ids(every)
     assert docs.doc_of(every + [-1, 10**9]) == {c: ch.doc_id for c, ch in rows.items()}

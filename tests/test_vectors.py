@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
+import pytest
 
 from index.settings import VectorSettings
 from index.vectors import FlatVectors, IvfSq8Vectors, fit_vectors, load_vectors
@@ -86,6 +88,28 @@ def test_ivf_reconstruct_is_close_to_the_original():
     ivf = IvfSq8Vectors.build(np.arange(1000, dtype="int64"), vecs, VectorSettings())
     back = ivf.reconstruct([3, 500])
     assert np.all(np.sum(back * vecs[[3, 500]], axis=1) > 0.99)
+
+
+def test_ivf_reconstruct_decodes_as_faiss_does_and_follows_changes():
+    vecs = clustered(1200)
+    ivf = IvfSq8Vectors.build(np.arange(1000, dtype="int64"), vecs[:1000], VectorSettings())
+    ids = [999, 3, 500, 3, 0]
+    index = ivf.index
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    expected = index.reconstruct_batch(np.array(ids, dtype="int64"))
+    index.set_direct_map_type(faiss.DirectMap.NoMap)
+    np.testing.assert_array_equal(ivf.reconstruct(ids), expected)
+    q = vecs[7]
+    np.testing.assert_allclose(ivf.scores(ids, q), expected @ q, atol=1e-5)
+    assert ivf.scores([], q).shape == (0,)
+    ivf.remove([3])
+    with pytest.raises(KeyError):
+        ivf.reconstruct([3])
+    ivf.add(np.arange(1000, 1200, dtype="int64"), vecs[1000:])
+    back = ivf.reconstruct([1100, 500])
+    assert np.all(np.sum(back * vecs[[1100, 500]], axis=1) > 0.99)
+    with pytest.raises(KeyError):
+        ivf.reconstruct([5000])
 
 
 def test_allowed_ids_limit_results_in_both_backends():
