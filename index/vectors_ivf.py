@@ -162,8 +162,9 @@ class CodeTable:
     from (its centroid is added back when the codes are residuals)."""
 
     def __init__(self, index: faiss.IndexIVF):
-        ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+        ivf: faiss.IndexIVFScalarQuantizer = faiss.downcast_index(faiss.extract_index_ivf(index))  # type: ignore[assignment]
         lists, n, size = ivf.invlists, int(ivf.ntotal), int(ivf.code_size)
+        assert lists is not None
         codes = np.empty((n, size), dtype=np.uint8)
         ids = np.empty(n, dtype=np.int64)
         list_of = np.empty(n, dtype=np.int32)
