@@ -6,7 +6,8 @@ interaction, when it is on), on the configured index.
 
 Queries are the titles of the index's documents (deterministic), or of another configured
 index's (``--titles-from``: real page titles as queries for a synthetic index). Each path answers every
-query once for warm-up, then ``repeat`` timed rounds; the figures are per query, full
+query once for warm-up, then ``repeat`` timed rounds in which the paths take turns query by
+query (load on a shared machine then falls on all alike); the figures are per query, full
 ``Searcher.search`` (encode with the server's query encoder, retrieve, fuse, second stage,
 snippets). Ingests the configured sources first if there is no index yet. ``run()`` returns
 the figures as a dict.
@@ -36,15 +37,19 @@ from ingest.pipeline import run_ingest  # noqa: E402
 from search.searcher import Searcher  # noqa: E402
 
 
-def _times(searcher: Searcher, queries: list[str], repeat: int) -> list[float]:
-    for q in queries:  # warm-up: caches, first-touch of pages
-        searcher.search(q)
-    out = []
+def _times(searchers: dict[str, Searcher], queries: list[str], repeat: int) -> dict[str, list[float]]:
+    """Per path, the milliseconds of each timed query. The paths take turns query by query,
+    so a burst of load on a shared machine falls on all of them alike."""
+    for searcher in searchers.values():  # warm-up: caches, first-touch of pages
+        for q in queries:
+            searcher.search(q)
+    out: dict[str, list[float]] = {name: [] for name in searchers}
     for _ in range(repeat):
         for q in queries:
-            t0 = time.perf_counter()
-            searcher.search(q)
-            out.append((time.perf_counter() - t0) * 1000)
+            for name, searcher in searchers.items():
+                t0 = time.perf_counter()
+                searcher.search(q)
+                out[name].append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -71,16 +76,16 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3,
     embedder = load_query_embedder(settings.embedding)  # queries are encoded as the server does
     live = LiveIndex(home)
     titles = _titles(LiveIndex(Home(titles_from.home)) if titles_from else live, queries)
-    dense = Searcher(live, embedder, replace(settings.search, mode="dense", rescore=False))
-    hybrid = Searcher(live, embedder, settings.search)
-    d, h = _summary(_times(dense, titles, repeat)), _summary(_times(hybrid, titles, repeat))
+    searchers = {"dense": Searcher(live, embedder, replace(settings.search, mode="dense", rescore=False)),
+                 "hybrid": Searcher(live, embedder, settings.search)}
+    if settings.search.late_interaction > 0:  # what the late-interaction step costs
+        searchers["hybrid_without_late_interaction"] = Searcher(
+            live, embedder, replace(settings.search, late_interaction=0.0))
+    times = {name: _summary(ms) for name, ms in _times(searchers, titles, repeat).items()}
     counts = live.get().store.counts()
     out = {"queries": len(titles), "repeat": repeat, "documents": counts["documents"],
-           "chunks": counts["chunks"], "dense": d, "hybrid": h,
-           "hybrid_over_dense_median": round(h["median_ms"] / d["median_ms"], 2)}
-    if settings.search.late_interaction > 0:  # what the late-interaction step costs
-        plain = Searcher(live, embedder, replace(settings.search, late_interaction=0.0))
-        out["hybrid_without_late_interaction"] = _summary(_times(plain, titles, repeat))
+           "chunks": counts["chunks"], **times,
+           "hybrid_over_dense_median": round(times["hybrid"]["median_ms"] / times["dense"]["median_ms"], 2)}
     return out
 
 

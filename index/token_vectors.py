@@ -65,19 +65,21 @@ def _sign_bits(vectors: np.ndarray) -> np.ndarray:
 
 
 def similarities(blob: bytes, queries: np.ndarray) -> np.ndarray:
-    """Cosines (tokens x queries) between the sign bits of the packed tokens in ``blob`` and
-    of the ``queries`` rows: 1 - 2 x Hamming distance / dim, by XOR and popcount on 64-bit
+    """Cosines (queries x tokens) between the sign bits of the ``queries`` rows and of the
+    packed tokens in ``blob``: 1 - 2 x Hamming distance / dim, by XOR and popcount on 64-bit
     words (the float product with the unpacked rows costs 4x as much: it reads 32x the
-    bytes). Binarising the query too scored the same (nDCG@10 SciFact train 0.7539 against
-    0.7535 with float query vectors, cardano.SE 0.8904 against 0.8915)."""
+    bytes). The tokens' words are laid out word by word, so each pass reads one contiguous
+    row (1.2 ms for 13 query pieces against 9,600 tokens, 1.6 ms token by token). Binarising
+    the query too scored the same (nDCG@10 SciFact train 0.7539 against 0.7535 with float
+    query vectors, cardano.SE 0.8904 against 0.8915)."""
     dim = queries.shape[1]
     width = row_bytes(dim)
     words = -(-width // 8)
-    docs = _words(np.frombuffer(blob, dtype=np.uint8).reshape(-1, width), words)
+    docs = np.ascontiguousarray(_words(np.frombuffer(blob, dtype=np.uint8).reshape(-1, width), words).T)
     qs = _words(_sign_bits(queries), words)
-    ham = np.zeros((len(docs), len(qs)), dtype=np.uint16)
+    ham = np.zeros((len(qs), docs.shape[1]), dtype=np.uint16)
     for w in range(words):  # one 64-bit word of every pair at a time: small temporaries
-        ham += np.bitwise_count(docs[:, w : w + 1] ^ qs[None, :, w])
+        ham += np.bitwise_count(docs[w][None, :] ^ qs[:, w : w + 1])
     return 1.0 - ham.astype(np.float32) * np.float32(2.0 / dim)
 
 

@@ -94,9 +94,9 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     flat = [b for doc in blobs for b in doc]
     sims = token_vectors.similarities(b"".join(flat), q)
     width = token_vectors.row_bytes(q.shape[1])
-    per_chunk = np.maximum.reduceat(sims, _starts([len(b) // width for b in flat]), axis=0)
-    per_doc = np.maximum.reduceat(per_chunk, _starts([len(doc) for doc in blobs]), axis=0)
-    s = per_doc @ q_w
+    per_chunk = np.maximum.reduceat(sims, _starts([len(b) // width for b in flat]), axis=1)
+    per_doc = np.maximum.reduceat(per_chunk, _starts([len(doc) for doc in blobs]), axis=1)
+    s = q_w @ per_doc
     lo, hi = s.min(), s.max()
     norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
     for c, x in zip(head, norm, strict=True):

@@ -54,10 +54,10 @@ def test_sign_bits_keep_which_token_is_closest(dim):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, dim)).astype("float32")
     noisy = x + 0.3 * rng.standard_normal(x.shape).astype("float32")
-    sims = similarities(pack(x), noisy)  # tokens x queries
-    assert sims.shape == (50, 50)
-    assert np.allclose(sims, (np.sign(x) @ np.sign(noisy).T) / dim, atol=1e-6)  # cosine of the signs
-    assert (sims.argmax(0) == np.arange(50)).all()  # each noisy token is closest to its own
+    sims = similarities(pack(x[:40]), noisy)  # queries x tokens
+    assert sims.shape == (50, 40)
+    assert np.allclose(sims, (np.sign(noisy) @ np.sign(x[:40]).T) / dim, atol=1e-6)  # cosine of the signs
+    assert (sims[:40].argmax(1) == np.arange(40)).all()  # each noisy token is closest to its own
 
 
 def test_indexing_keeps_each_chunks_token_vectors_and_drops_them_with_it(settings, token_embedder, wiki):
