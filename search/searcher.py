@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from index.embedding import Embedder
 from index.filters import ChunkFilter
@@ -47,6 +48,12 @@ MODES = ("hybrid", "dense", "keyword")
 
 # one OpenMP thread per query: measured faster than two for single queries (RECIPE.md)
 faiss.omp_set_num_threads(1)
+# and one BLAS thread: a search's products are small (a few thousand rows of 384), and
+# OpenBLAS's idle workers spin between them, taking a core from the keyword runs and the
+# query encoder. Measured at a million chunks (2026-11-28): a worker burnt 27 ms of CPU a
+# hybrid search, which took 30.9 ms; with one thread, 25.7 ms. (Re-indexing runs in its own
+# process, so index building keeps every core.)
+threadpool_limits(1, user_api="blas")
 # the two keyword runs of a search, beside its encoding (shared by all searches)
 _KEYWORD_RUNS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="whoknows-keyword")
 
