@@ -59,6 +59,9 @@ class FlatVectors:
         """Inner product of ``query`` with the stored vector of each of ``ids``."""
         return self.reconstruct(ids) @ np.asarray(query, dtype="float32").reshape(-1)
 
+    def warm(self) -> None:
+        """Nothing to prepare: vectors are read back from the index itself."""
+
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self.index, str(tmp))

@@ -93,6 +93,7 @@ def test_ivf_reconstruct_is_close_to_the_original():
 def test_ivf_reconstruct_decodes_as_faiss_does_and_follows_changes():
     vecs = clustered(1200)
     ivf = IvfSq8Vectors.build(np.arange(1000, dtype="int64"), vecs[:1000], VectorSettings())
+    ivf.warm()  # as a newly opened generation is, before requests see it
     ids = [999, 3, 500, 3, 0]
     index = ivf.index
     index.set_direct_map_type(faiss.DirectMap.Hashtable)
