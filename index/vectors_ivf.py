@@ -169,19 +169,24 @@ class CodeTable:
         ivf: faiss.IndexIVFScalarQuantizer = faiss.downcast_index(faiss.extract_index_ivf(index))  # type: ignore[assignment]
         lists, n, size = ivf.invlists, int(ivf.ntotal), int(ivf.code_size)
         assert lists is not None
-        codes = np.empty((n, size), dtype=np.uint8)
+        sizes = [lists.list_size(li) for li in range(ivf.nlist)]
         ids = np.empty(n, dtype=np.int64)
-        list_of = np.empty(n, dtype=np.int32)
         at = 0
-        for li in range(ivf.nlist):
-            m = lists.list_size(li)
+        for li, m in enumerate(sizes):
             if m:
                 ids[at : at + m] = faiss.rev_swig_ptr(lists.get_ids(li), m)
-                codes[at : at + m] = faiss.rev_swig_ptr(lists.get_codes(li), m * size).reshape(m, size)
-                list_of[at : at + m] = li
-                at += m
+            at += m
         order = np.argsort(ids, kind="stable")
-        self.ids, self.codes, self.list_of = ids[order], codes[order], list_of[order]
+        row = np.empty(n, dtype=np.int64)  # where each vector, in list order, goes
+        row[order] = np.arange(n)
+        self.ids = ids[order]
+        self.list_of = np.repeat(np.arange(ivf.nlist, dtype=np.int32), sizes)[order]
+        self.codes = np.empty((n, size), dtype=np.uint8)  # filled in place: one copy of the codes at a time
+        at = 0
+        for li, m in enumerate(sizes):
+            if m:
+                self.codes[row[at : at + m]] = faiss.rev_swig_ptr(lists.get_codes(li), m * size).reshape(m, size)
+            at += m
         self.sq = ivf.sq
         self.range = faiss.vector_to_array(ivf.sq.trained).reshape(2, -1)  # vmin, vdiff (8-bit codes)
         self.centroids = ivf.quantizer.reconstruct_n(0, ivf.nlist) if ivf.by_residual else None
