@@ -241,7 +241,7 @@ class LiveIndex:
             if self._reader is None or (name and name != self._reader.generation):
                 new = self.home.open_reader()
                 new.docs()  # read before any request uses the generation (~2 s at 1M chunks)
-                new.vectors.warm()  # and what reading vectors back needs (~0.75 s at 1M)
+                new.vectors.warm()  # and what reading vectors back needs (~1.3 s at 1M)
                 if self._reader is not None:
                     self._retired.append((time.monotonic(), self._reader))
                 self._reader = new
