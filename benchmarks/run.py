@@ -4,7 +4,8 @@ Parts (all by default, in this order):
   encoder  (a) raw encoder throughput per backend and (b) end-to-end ingest on the same chunks
   quality  SciFact train dense nDCG@10 per backend (needs --scifact; skipped when missing)
   http     (c) HTTP latency p50/p99 (1 and 8 clients) on the sample and synthetic 100k / 1M
-           indexes, (d) memory per chunk, recall@10 vs exact, (f) search median of 100 queries
+           indexes, (d) memory per chunk, recall@10 vs exact, (f) search median of 100 queries,
+           hybrid / dense latency (issue 5: within 2x; benchmarks/search_latency.py)
   txtai    (e) txtai on the same chunks and model: build time and query latency
   reindex  handbook bundle + cardano dump: full build, unchanged re-run, 10 edited pages
            (needs --shared; skipped when missing)

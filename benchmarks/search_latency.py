@@ -39,9 +39,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from index import token_vectors  # noqa: E402
-from index.embedding import load_embedder, load_query_embedder  # noqa: E402
+from index.embedding import Embedder, load_embedder, load_query_embedder  # noqa: E402
 from index.generations import Home, LiveIndex  # noqa: E402
-from index.settings import Settings, load_settings  # noqa: E402
+from index.settings import SearchSettings, Settings, load_settings  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
 from search.searcher import Searcher  # noqa: E402
 
@@ -98,13 +98,20 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3,
     embedder = load_query_embedder(settings.embedding)  # queries are encoded as the server does
     live = LiveIndex(home)
     titles = _titles(LiveIndex(Home(titles_from.home)) if titles_from else live, queries)
-    hybrid = Searcher(live, embedder, settings.search)
+    return compare(live, embedder, settings.search, titles, repeat, pieces_factor)
+
+
+def compare(live: LiveIndex, embedder: Embedder, search: SearchSettings, titles: list[str], repeat: int = 3,
+            pieces_factor: int = 1) -> dict[str, Any]:
+    """Median/p99 latency of dense-only and the configured (``search``) hybrid search, and
+    hybrid without late interaction when it is on, over ``titles``, the paths in turns."""
+    hybrid = Searcher(live, embedder, search)
     paths: dict[str, Timed] = {
-        "dense": (Searcher(live, embedder, replace(settings.search, mode="dense", rescore=False)), nullcontext),
+        "dense": (Searcher(live, embedder, replace(search, mode="dense", rescore=False)), nullcontext),
         "hybrid": (hybrid, nullcontext)}
-    if settings.search.late_interaction > 0:  # what the late-interaction step costs
+    if search.late_interaction > 0:  # what the late-interaction step costs
         paths["hybrid_without_late_interaction"] = (
-            Searcher(live, embedder, replace(settings.search, late_interaction=0.0)), nullcontext)
+            Searcher(live, embedder, replace(search, late_interaction=0.0)), nullcontext)
         if pieces_factor > 1:
             paths[f"hybrid_pieces_x{pieces_factor}"] = (hybrid, _more_pieces(pieces_factor))
     times = {name: _summary(ms) for name, ms in _times(paths, titles, repeat).items()}

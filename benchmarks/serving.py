@@ -1,4 +1,5 @@
-"""(c) query latency, (d) memory per chunk and (f) the issue-2 search figure.
+"""(c) query latency, (d) memory per chunk, (f) the issue-2 search figure and issue 5's
+hybrid / dense latency ratio.
 
 On the sample corpus (built by the ingest part, or here) and on synthetic indexes: HTTP
 latency through a real server, in-process ``Searcher.search`` latency, index and store size
@@ -15,6 +16,7 @@ import numpy as np
 from common import Report, median, percentile
 from http_latency import Server, measure, summary, write_config
 from sample import Sample
+from search_latency import compare
 from synthetic import build_synthetic, synthetic_vectors
 
 from index.generations import STORE_FILE, VECTORS_FILE, Home, LiveIndex
@@ -48,6 +50,18 @@ def in_process(report: Report, label: str, home: Path, sample: Sample, backend: 
     how = "with experts, as /api/search" if experts else "plain search, without experts"
     report.add("search", f"{label}: in-process search, median of {len(queries)} queries", median(took), "ms",
                f"p99 {percentile(took, 99):.1f} ms; {how}")
+
+
+def hybrid_over_dense(report: Report, label: str, home: Path, sample: Sample, backend: str,
+                      queries: list[str]) -> None:
+    """Issue 5's bound: hybrid search within 2x of dense-only (``search_latency.compare``)."""
+    res = compare(LiveIndex(Home(home)), sample.query_embedder(backend), SearchSettings(), queries)
+    rest = [f"{k.replace('_', ' ')} {v['median_ms']:.1f} ms" for k, v in res.items()
+            if isinstance(v, dict) and k not in ("dense", "hybrid")]
+    report.add("search", f"{label}: hybrid / dense latency, median of {len(queries)} queries x {res['repeat']}",
+               res["hybrid_over_dense_median"], "x",
+               "; ".join([f"dense {res['dense']['median_ms']:.1f} ms, hybrid {res['hybrid']['median_ms']:.1f} ms",
+                          *rest, "paths in turns, full Searcher.search without experts (target 2x)"]))
 
 
 def http(report: Report, label: str, home: Path, sample: Sample, backend: str, queries: list[str],
@@ -97,6 +111,7 @@ def bench_serving(report: Report, sample: Sample, backends: list[str], synth_bac
     for b in backends:
         home = sample_home(sample, b)
         in_process(report, f"sample/{b}", home, sample, b, queries)
+        hybrid_over_dense(report, f"sample/{b}", home, sample, b, queries)
         http(report, f"sample/{b}", home, sample, b, queries, single, concurrent)
     sizes(report, "sample", sample_home(sample, backends[0]))
     if not synth_sizes:
@@ -118,4 +133,5 @@ def bench_serving(report: Report, sample: Sample, backends: list[str], synth_bac
         recall(report, label, syn.home, synthetic_vectors(real, n, 0), qv)
         in_process(report, label, syn.home, sample, synth_backend, queries, experts=False)
         in_process(report, label, syn.home, sample, synth_backend, queries, experts=True)
+        hybrid_over_dense(report, label, syn.home, sample, synth_backend, queries)
         http(report, label, syn.home, sample, synth_backend, queries, single, concurrent)
