@@ -50,7 +50,7 @@ MODES = ("hybrid", "dense", "keyword")
 faiss.omp_set_num_threads(1)
 # and one BLAS thread: a search's products are small (a few thousand rows of 384), and
 # OpenBLAS's idle workers spin between them, taking a core from the keyword runs and the
-# query encoder. Measured at a million chunks (2026-11-28): a worker burnt 27 ms of CPU a
+# query encoder. Measured at a million chunks (2026-11-27): a worker burnt 27 ms of CPU a
 # hybrid search, which took 30.9 ms; with one thread, 25.7 ms. (Re-indexing runs in its own
 # process, so index building keeps every core.)
 threadpool_limits(1, user_api="blas")
