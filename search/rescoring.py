@@ -66,10 +66,10 @@ from .candidates import Candidate
 Scored = dict[str, tuple[float, int]]  # document → (score, chunk id)
 
 
-def complete_evidence(reader: IndexReader, query_vec: np.ndarray, keyword: Scored, dense: Scored
-                      ) -> tuple[Scored, Scored]:
-    """Both runs over the same documents: exact dense scores, BM25 0 where keyword missed."""
-    dense = {**dense, **exact_dense(reader, query_vec, [d for d in keyword if d not in dense])}
+def complete_evidence(keyword: Scored, dense: Scored, exact: Scored) -> tuple[Scored, Scored]:
+    """Both runs over the same documents: exact dense scores (``exact``, from ``exact_dense``,
+    for the documents only keyword search found), BM25 0 where keyword missed."""
+    dense = {**dense, **{d: exact[d] for d in keyword if d not in dense and d in exact}}
     keyword = {**keyword, **{d: (0.0, c) for d, (_, c) in dense.items() if d not in keyword}}
     return keyword, dense
 

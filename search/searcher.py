@@ -114,16 +114,8 @@ class Searcher:
         kw_hits = kw_job.result() if kw_job is not None else []
         doc_of = reader.docs().doc_of(c for c, _ in kw_hits + dn_hits)
         kw, dn = best_per_doc(kw_hits, doc_of), best_per_doc(dn_hits, doc_of)
-        doc_kw: dict[str, float] = {}
-        found: Scored = {}
-        if doc_job is not None and qvec is not None:
-            doc_kw, found = self._document_keyword(reader, doc_job.result(), qvec, {**kw, **dn})
-            if self.settings.rescore:
-                dn = {**dn, **found}
-        shown = {**found, **kw, **dn}  # the passage shown: dense's best chunk, else keyword's
-        if mode == "hybrid" and self.settings.rescore and qvec is not None:
-            kw, dn = complete_evidence(reader, qvec, kw, dn)
-            doc_kw = {**dict.fromkeys(dn, 0.0), **doc_kw} if doc_kw else doc_kw
+        doc_hits = doc_job.result() if doc_job is not None and qvec is not None else {}
+        kw, dn, doc_kw, shown = self._evidence(reader, qvec, kw, dn, doc_hits)
         runs = {"keyword": {d: s for d, (s, _) in kw.items()}, "dense": {d: s for d, (s, _) in dn.items()},
                 "document": doc_kw}
         fused = FUSERS[self.settings.fusion](runs, self._weights(), self.settings.rrf_k)
@@ -147,12 +139,27 @@ class Searcher:
         vecs, toks = enc.encode_with_tokens([query])
         return vecs[0], toks[0]
 
-    def _document_keyword(self, reader: IndexReader, doc_kw: dict[str, float], qvec: np.ndarray,
-                          known: Scored) -> tuple[dict[str, float], Scored]:
-        """Whole-document BM25 scores (of documents with a passage to show), and the best
-        dense (cosine, chunk) of each document only this run found: the passage it is shown with."""
-        found = exact_dense(reader, qvec, [d for d in doc_kw if d not in known])
-        return {d: s for d, s in doc_kw.items() if d in known or d in found}, found
+    def _evidence(self, reader: IndexReader, qvec: np.ndarray | None, kw: Scored, dn: Scored,
+                  doc_hits: dict[str, float]) -> tuple[Scored, Scored, dict[str, float], Scored]:
+        """The runs to fuse (chunk keyword, dense, whole-document keyword) and the passage each
+        document is shown with: dense's best chunk, else keyword's. A document only the
+        whole-document run found gets its best dense chunk; it stays when it has one. With the
+        second stage on, each run covers every candidate (``complete_evidence``). The exact
+        dense scores both need are read in one call."""
+        known = {**kw, **dn}
+        only_doc = [d for d in doc_hits if d not in known]
+        complete = self.settings.mode == "hybrid" and self.settings.rescore and qvec is not None
+        ask = only_doc + ([d for d in kw if d not in dn] if complete else [])
+        exact = exact_dense(reader, qvec, ask) if ask and qvec is not None else {}
+        found = {d: exact[d] for d in only_doc if d in exact}
+        doc_kw = {d: s for d, s in doc_hits.items() if d in known or d in found}
+        if self.settings.rescore:
+            dn = {**dn, **found}
+        shown = {**found, **kw, **dn}
+        if complete:
+            kw, dn = complete_evidence(kw, dn, exact)
+            doc_kw = {**dict.fromkeys(dn, 0.0), **doc_kw} if doc_kw else doc_kw
+        return kw, dn, doc_kw, shown
 
     def _weights(self) -> dict[str, float]:
         """Fusion weight per run: chunk keyword, whole-document keyword, dense (the rest)."""

@@ -24,10 +24,11 @@ def test_exact_dense_is_the_best_chunk_cosine(indexed, fake_embedder):
     sims = reader.vectors.reconstruct(ids) @ q
     score, chunk = exact_dense(reader, q, ["wiki/expenses.md", "wiki/missing.md"])["wiki/expenses.md"]
     assert score == pytest.approx(float(sims.max())) and chunk == ids[int(np.argmax(sims))]
-    kw, dn = complete_evidence(reader, q, {"wiki/expenses.md": (3.0, ids[0])},
-                               {"wiki/onboarding/laptop.md": (0.5, 99)})
+    kw, dn = complete_evidence({"wiki/expenses.md": (3.0, ids[0])}, {"wiki/onboarding/laptop.md": (0.5, 99)},
+                               exact_dense(reader, q, ["wiki/expenses.md"]))
     assert set(kw) == set(dn) == {"wiki/expenses.md", "wiki/onboarding/laptop.md"}
     assert kw["wiki/onboarding/laptop.md"][0] == 0.0
+    assert dn["wiki/expenses.md"] == (pytest.approx(float(sims.max())), ids[int(np.argmax(sims))])
     reader.close()
 
 
