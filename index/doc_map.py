@@ -140,6 +140,14 @@ class DocMap:
     def _positions(self, doc_ids: Iterable[str]) -> np.ndarray:
         return np.array([p for d in doc_ids if (p := self._pos.get(d)) is not None], dtype=np.int64)
 
+    def audience_and_source(self, doc_id: str) -> tuple[list[str], str] | None:
+        """Who may see a document (its ``visible_to``, a fresh list) and its source; None if
+        unknown (``PeopleReads.contributions_to``'s ``documents``)."""
+        p = self._pos.get(doc_id)
+        if p is None:
+            return None
+        return list(self._audiences[self._audience[p]]), self._sources[self._source[p]]
+
     def facts(self, doc_id: str) -> tuple[str, str, int | None] | None:
         """(source, kind, year of the last update or None) of a document; None if unknown."""
         p = self._pos.get(doc_id)

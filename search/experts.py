@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from index.models import Person
 from index.pace import Clock, Clocks, activity_paces, decay, source_clocks
 from index.people import PeopleResolver
+from index.people_store import DocumentFacts
 from index.rows import ChunkHit, ContributionRow, PersonRow
 from index.settings import ExpertSettings
 from index.store import Store
@@ -257,13 +258,15 @@ class ExpertFinder:
         return person.id in self._excluded_ids or person.name.strip().lower() in self._excluded_names
 
     def find(self, store: Store, passages: list[Passage], query: str, k: int | None = None,
-             now: datetime | None = None, viewer: Viewer = LOCAL) -> list[Expert]:
+             now: datetime | None = None, viewer: Viewer = LOCAL, documents: DocumentFacts | None = None
+             ) -> list[Expert]:
         """Experts from ``passages`` (already limited to what ``viewer`` may see); a person's
-        activity counts only contributions to documents the viewer may see."""
+        activity counts only contributions to documents the viewer may see. ``documents``:
+        each document's audience and source from memory (``DocMap.audience_and_source``)."""
         p = self.settings
         now = now or datetime.now(UTC)
         doc_ids = list(dict.fromkeys(x.doc_id for x in passages))
-        visible = [c for c in store.contributions_to(doc_ids) if viewer.can_see(c.visible_to)]
+        visible = [c for c in store.contributions_to(doc_ids, documents) if viewer.can_see(c.visible_to)]
         clocks = self.clocks(store)
         top, why = topical(passages, visible, p, now, clocks)
         people = {r.id: r for r in store.people_by_ids(list(top))}

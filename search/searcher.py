@@ -254,7 +254,8 @@ class Searcher:
             if doc and viewer.can_see(audience):
                 passages.append(Passage(doc, section, s, c))
         passages = with_keyword(passages, dict(keyword_hits or []))
-        return self.expert_finder.find(reader.store, passages, query, k, viewer=viewer)
+        return self.expert_finder.find(reader.store, passages, query, k, viewer=viewer,
+                                       documents=reader.docs().audience_and_source)
 
     def _fill(self, results: SearchResults, ranking: Ranking, query: str, k: int, page: int) -> None:
         cands = ranking.candidates

@@ -15,7 +15,8 @@ def test_doc_map_agrees_with_the_store(settings, wiki, fake_embedder):
 
     from .conftest import write
 
-    write(wiki / "hr/bands.md", "# Salary bands\n\nEvery level's band, for HR only.\n")
+    write(wiki / "hr/bands.md",
+          "---\nauthor: Harriet Secret\n---\n# Salary bands\n\nEvery level's band, for HR only.\n")
     settings.sources[0].acl = [AclRule(path="hr/*", visible_to=["hr"])]
     run_ingest(settings, fake_embedder)
     from index.generations import Home
@@ -47,6 +48,12 @@ def test_doc_map_agrees_with_the_store(settings, wiki, fake_embedder):
         assert year == (ch.updated_at.year if ch.updated_at else None)
     assert docs.authors_of(store_ids) == reader.store.authors_of(store_ids)  # strongest first
     assert any(docs.authors_of(store_ids).values())
+    # experts read contributions without joining documents: audience and source from the map
+    joined = reader.store.contributions_to(store_ids)
+    mapped = reader.store.contributions_to(store_ids, docs.audience_and_source)
+    assert joined and sorted(map(repr, mapped)) == sorted(map(repr, joined))
+    assert {tuple(c.visible_to) for c in mapped if c.doc_id.endswith("hr/bands.md")} == {("hr",)}
+    assert docs.audience_and_source("no/such/doc") is None
     assert docs.facts("no/such/doc") is None and docs.chunks_of(["no/such/doc"]) == {"no/such/doc": []}
     assert reader.docs() is docs  # read once per generation
     reader.close()
