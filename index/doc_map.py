@@ -122,10 +122,7 @@ class DocMap:
         idx = self._author[rows]
         doc = np.repeat(np.arange(len(pos)), lens)
         pairs = np.unique(doc * len(self._name_list) + self._names[idx])  # document-major
-        name = pairs % len(self._name_list)
-        counts = np.bincount(name)
-        seen, first = np.unique(name, return_index=True)
-        return Counter({self._name_list[n]: int(counts[n]) for n in seen[np.argsort(first, kind="stable")]})
+        return _ordered_counts(pairs % len(self._name_list), self._name_list)
 
     def fact_counts(self, doc_ids: Iterable[str]) -> dict[str, Counter[str]]:
         """Documents per source, kind and year of the last update among ``doc_ids`` (known

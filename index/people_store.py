@@ -50,30 +50,22 @@ class PeopleReads:
         source when the caller holds them in memory (the generation's ``DocMap``), so the
         rows are read without joining ``documents`` (half the time at a million chunks); a
         row of a document it does not know is left out, as the join would leave it."""
-        if documents is None:
-            return self._contributions("doc_id", doc_ids)
-        out: list[ContributionRow] = []
-        for part, marks in in_batches(doc_ids):
-            for r in self.db.execute("SELECT doc_id, person_id, role, weight, at, section, score "
-                                     f"FROM contributions WHERE doc_id IN ({marks})", part):
-                facts = documents(r[0])
-                if facts is not None:
-                    out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6], *facts))
-        return out
+        return self._contributions("doc_id", doc_ids, documents)
 
     def contributions_of(self, person_ids: list[str]) -> list[ContributionRow]:
         return self._contributions("person_id", person_ids)
 
-    def _contributions(self, column: str, values: list[str]) -> list[ContributionRow]:
+    def _contributions(self, column: str, values: list[str], documents: DocumentFacts | None = None
+                       ) -> list[ContributionRow]:
+        fields = "c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score"
+        sql = (f"SELECT {fields}, d.visible_to, d.source FROM contributions c JOIN documents d ON d.id = c.doc_id"
+               if documents is None else f"SELECT {fields} FROM contributions c")
         out: list[ContributionRow] = []
         for part, marks in in_batches(values):
-            for r in self.db.execute(
-                "SELECT c.doc_id, c.person_id, c.role, c.weight, c.at, c.section, c.score, d.visible_to, "
-                f"d.source FROM contributions c JOIN documents d ON d.id = c.doc_id WHERE c.{column} IN ({marks})",
-                part,
-            ):
-                out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6],
-                                           json_list(r[7]), r[8]))
+            for r in self.db.execute(f"{sql} WHERE c.{column} IN ({marks})", part):
+                facts = (json_list(r[7]), r[8]) if documents is None else documents(r[0])
+                if facts is not None:
+                    out.append(ContributionRow(r[0], r[1], r[2], r[3], parse_time(r[4]), r[5], r[6], *facts))
         return out
 
     def post_times(self, roles: tuple[str, ...], limit: int) -> dict[str, list[datetime]]:
