@@ -77,6 +77,7 @@ class GenerationWriter:
         self.dir.mkdir(parents=True)
         store_path = self.dir / STORE_FILE
         self.base = base
+        self._refitted = False
         if base:
             src_dir = home.generations / base
             _copy_store(src_dir / STORE_FILE, store_path)
@@ -89,7 +90,15 @@ class GenerationWriter:
 
     def fit_vectors(self, settings: VectorSettings, cache: EmbeddingCache) -> None:
         """Switch to the vector index kind that suits the corpus size (see ``fit_vectors``)."""
-        self.vectors = fit_vectors(self.vectors, settings, lambda: self._exact_vectors(cache))
+        fitted = fit_vectors(self.vectors, settings, lambda: self._exact_vectors(cache))
+        self._refitted = self._refitted or fitted is not self.vectors
+        self.vectors = fitted
+
+    @property
+    def changed(self) -> bool:
+        """Whether this generation differs from the one it was copied from: a row of its
+        store written or removed, or its vector index rebuilt. Always True for a new one."""
+        return self.base is None or self.store.changed or self._refitted
 
     def _exact_vectors(self, cache: EmbeddingCache) -> tuple[np.ndarray, np.ndarray]:
         """Every chunk's vector from the embedding cache; decoded from the index if missing."""
@@ -186,6 +195,11 @@ class Home:
         tmp.replace(self.path / "CURRENT")
         _fsync_dir(self.path)
         self.remove_old(keep=2)
+
+    def discard(self, writer: GenerationWriter) -> None:
+        """Drop an unpublished generation (one identical to the current): CURRENT stays."""
+        writer.store.close()
+        shutil.rmtree(writer.dir, ignore_errors=True)
 
     def remove_abandoned(self) -> None:
         """Delete generation folders newer than CURRENT: leftovers of killed runs."""

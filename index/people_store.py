@@ -107,6 +107,18 @@ class PeopleReads:
                                    "paces": dict(paces or {}), "by_source": True})
         self.commit()
 
+    def activity_current(self, half_life_days: float, paces: Mapping[str, float] | None = None) -> bool:
+        """Whether the stored activity sums (``refresh_activity``) were made with these
+        half-lives and still hold: no contribution is dated after the moment they were
+        computed for (until then such a one counts 1, not its decayed weight)."""
+        saved = self.meta("activity", None)
+        if not (isinstance(saved, dict) and saved.get("by_source") and saved.get("half_life_days") == half_life_days
+                and saved.get("paces") == dict(paces or {})):
+            return False
+        later = self.db.execute("SELECT 1 FROM contributions WHERE julianday(at) > ? LIMIT 1",
+                                (float(saved["julian_day"]),)).fetchone()
+        return later is None
+
     def activity_of(self, person_ids: list[str], half_life_days: float, now: datetime,
                     paces: Mapping[str, float] | None = None) -> list[tuple[str, str, list[str], float]]:
         """(person, role, visible_to, recency-weighted count) per person, role and audience: a

@@ -41,7 +41,8 @@ class RunRecord:
     started_at: str = ""
     finished_at: str = ""
     status: str = "running"  # running | ok | failed | killed
-    generation: str = ""
+    generation: str = ""  # the one published, or the current one kept when nothing changed
+    changed: bool = True  # False: the sources held nothing new and no generation was published
     sources: dict[str, SourceRun] = field(default_factory=dict)
     chunks_embedded: int = 0
     seconds: float = 0.0
@@ -59,7 +60,7 @@ class RunRecord:
             id=row["id"], started_at=row["started_at"], finished_at=row["finished_at"] or "",
             status=row["status"], generation=row["generation"] or "", sources=sources,
             chunks_embedded=data.get("chunks_embedded", 0), seconds=data.get("seconds", 0.0),
-            error=data.get("error", ""), progress=data.get("progress", {}),
+            error=data.get("error", ""), progress=data.get("progress", {}), changed=data.get("changed", True),
         )
         if rec.status == "running" and row["pid"] and not _alive(row["pid"]):
             rec.status = "killed"

@@ -170,11 +170,15 @@ class Store(PeopleReads):
         return removed, new_ids
 
     def set_failures(self, source: str, failures: list[Failure]) -> None:
+        """Replace ``source``'s failures (written only when they differ: see ``changed``)."""
+        rows = {(f.source, f.item): f.reason for f in failures}  # one per item, the last
+        now = {(source, i): r for i, r in self.db.execute(
+            "SELECT item, reason FROM failures WHERE source = ?", (source,))}
+        if rows == now:
+            return
         self.db.execute("DELETE FROM failures WHERE source = ?", (source,))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO failures(source, item, reason) VALUES (?,?,?)",
-            [(f.source, f.item, f.reason) for f in failures],
-        )
+        self.db.executemany("INSERT OR REPLACE INTO failures(source, item, reason) VALUES (?,?,?)",
+                            [(s, i, r) for (s, i), r in rows.items()])
 
     def prune_people(self) -> None:
         """Drop people left with no contributions (their documents were deleted)."""
@@ -183,9 +187,18 @@ class Store(PeopleReads):
         )
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
-        )
+        """Store ``value`` under ``key`` (written only when it differs: see ``changed``)."""
+        text = json.dumps(value)
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None or row[0] != text:
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, text))
+
+    @property
+    def changed(self) -> bool:
+        """Whether any row was written or removed since this store was opened for writing
+        (its migrations included). Writes that would store what is there already are skipped,
+        so an unchanged re-run leaves this False."""
+        return not self.readonly and self.db.total_changes > 0
 
     # ---- reading -------------------------------------------------------------------
 

@@ -324,13 +324,15 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
                 _drop_unconfigured(writer, names, record)
             writer.store.prune_people()
             writer.store.refresh_impacts(tuple(settings.search.bm25_weights))
-            clocks = source_clocks(writer.store, settings.experts.pace_posts)
-            writer.store.refresh_activity(settings.experts.activity_half_life_days, datetime.now(UTC),
-                                          activity_paces(clocks, settings.experts.activity_half_life_posts))
+            _refresh_activity(writer, settings)
             writer.fit_vectors(settings.vectors, cache)
             ingest.bar.close()
-            record.generation = writer.name
-            home.publish(writer)
+            if writer.changed:
+                record.generation = writer.name
+                home.publish(writer)
+            else:  # nothing to publish: readers keep the current generation and its warm caches
+                record.generation, record.changed = writer.base or "", False
+                home.discard(writer)
             failed = [n for n, s in record.sources.items() if s.error]
             record.status = "failed" if failed and len(failed) == len(record.sources) else "ok"
             if failed:
@@ -348,6 +350,16 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
             log.close()
             cache.close()
     return record
+
+
+def _refresh_activity(writer: GenerationWriter, settings: Settings) -> None:
+    """The people's recency-weighted activity as of now; the stored sums are kept when nothing
+    changed (a search scales them to its own moment)."""
+    clocks = source_clocks(writer.store, settings.experts.pace_posts)
+    paces = activity_paces(clocks, settings.experts.activity_half_life_posts)
+    half_life = settings.experts.activity_half_life_days
+    if writer.changed or not writer.store.activity_current(half_life, paces):
+        writer.store.refresh_activity(half_life, datetime.now(UTC), paces)
 
 
 def _drop_unconfigured(writer: GenerationWriter, names: set[str], record: RunRecord) -> None:

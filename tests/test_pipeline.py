@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from index.generations import Home
+from index.runs import RunLog
 from ingest.pipeline import IngestOptions, run_ingest
 from search.status import index_status
 
@@ -25,14 +26,37 @@ def test_first_run_indexes_documents_chunks_and_people(settings, fake_embedder):
     assert st.counts["people"] == 3  # Ada, Bob, Carol
 
 
-def test_unchanged_rerun_embeds_nothing_and_publishes_new_generation(settings, fake_embedder):
+def test_unchanged_rerun_embeds_nothing_and_keeps_the_current_generation(settings, fake_embedder):
+    """A scheduled re-run that finds nothing new publishes nothing: the server keeps its open
+    generation and warm caches, and no copy of the index is left behind."""
     first = run_ingest(settings, fake_embedder)
     fake_embedder.encoded.clear()
     second = run_ingest(settings, fake_embedder)
     assert fake_embedder.encoded == []
-    assert second.sources["wiki"].unchanged == 3
-    assert second.generation != first.generation
-    assert Home(settings.home).current() == second.generation
+    assert second.status == "ok" and second.sources["wiki"].unchanged == 3
+    assert (second.generation, second.changed) == (first.generation, False)
+    home = Home(settings.home)
+    assert home.current() == first.generation
+    assert sorted(p.name for p in home.generations.iterdir()) == [first.generation]
+    assert RunLog(home.path / "state.sqlite").last(1)[0].changed is False
+
+
+def test_rerun_publishes_when_only_failures_or_settings_changed(settings, wiki, fake_embedder):
+    """Nothing indexed changed, but what the admin sees or what search uses did: a newly
+    unreadable file, other BM25 column weights, another activity half-life."""
+    first = run_ingest(settings, fake_embedder)
+    write(wiki / "empty.md", "")
+    second = run_ingest(settings, fake_embedder)
+    assert second.changed and second.generation != first.generation
+    assert [f["item"] for f in index_status(settings).failures] == ["empty.md"]
+    assert not run_ingest(settings, fake_embedder).changed  # the same failure again
+    (wiki / "empty.md").unlink()
+    assert run_ingest(settings, fake_embedder).changed  # and its going
+    settings.search.bm25_weights = [2.0, 1.0, 1.0]
+    assert run_ingest(settings, fake_embedder).changed
+    settings.experts.activity_half_life_days = 3.0
+    last = run_ingest(settings, fake_embedder)
+    assert last.changed and Home(settings.home).current() == last.generation
 
 
 def test_editing_one_page_reembeds_only_its_new_chunks(settings, wiki, fake_embedder):

@@ -82,6 +82,11 @@ def test_status_page_shows_runs_failures_and_next_run(settings, wiki, fake_embed
     st = c.get("/api/status").json()
     assert st["next_runs"][0]["cron"] == "*/30 * * * *"
     assert st["running"] is None
+    first = rows[0].select("td")[4].get_text()
+    run_ingest(settings, fake_embedder)  # nothing new: the run says it kept the generation
+    rows = BeautifulSoup(c.get("/admin").text, "html.parser").select("#runs tbody tr")
+    assert rows[0].select("td")[4].get_text().split() == [first, "kept:", "no", "changes"]
+    assert "kept" not in rows[1].get_text()
 
 
 def test_searches_during_reindex_never_fail(settings, wiki, fake_embedder):

@@ -35,8 +35,9 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
     else:
+        kept = "" if record.changed else " kept (no changes)"
         print(f"run {record.id}: {record.status} in {record.seconds:.1f}s, generation "
-              f"{record.generation}, {record.chunks_embedded} chunks embedded")
+              f"{record.generation}{kept}, {record.chunks_embedded} chunks embedded")
         for name, s in record.sources.items():
             line = (f"  {name}: +{s.added} ~{s.updated} -{s.deleted} ={s.unchanged} "
                     f"failed {s.failed}, {s.chunks_embedded} chunks embedded")
