@@ -175,6 +175,11 @@ def test_browser_search_opensearch_and_suggestions(settings, fake_embedder):
     urls = {u.get("type"): u.get("template") for u in ElementTree.fromstring(r.content).findall("os:Url", ns)}
     assert urls["text/html"] == "https://whoknows.corp.example/search?q={searchTerms}"
     assert urls["application/x-suggestions+json"] == "https://whoknows.corp.example/api/suggest?q={searchTerms}"
+    # a browser asks for /favicon.ico where a response names no icon: it gets the page's icon
+    icon = soup_of(c, "/").select_one("link[rel=icon]")["href"]
+    r = c.get("/favicon.ico", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == icon
+    assert c.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
     r = c.get("/api/suggest", params={"q": "exp"})
     assert r.headers["content-type"].startswith("application/x-suggestions+json")
     assert r.json() == ["exp", ["Expenses"]]

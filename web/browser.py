@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from search.suggest import suggest_titles
 
@@ -50,6 +50,12 @@ def popup(request: Request, s: SearcherDep, viewer: ViewerDep, q: Q = "") -> Any
     """The bookmarklet's window: the query (editable), the people who know and the top results."""
     results = s.search(q, k=5, with_experts=True, viewer=viewer) if q.strip() else None
     return templates.TemplateResponse(request, "popup.html", {"page": SearchPage(query=q, results=results)})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon(request: Request) -> RedirectResponse:
+    """Browsers ask for /favicon.ico when a response names no icon (JSON, an error): the same icon."""
+    return RedirectResponse(str(request.url_for("static", path="icon.svg")), status_code=301)
 
 
 @router.get("/opensearch.xml", summary="OpenSearch description: add whoknows as a browser search engine")
