@@ -37,3 +37,31 @@ def test_a_symlink_loop_costs_nothing_but_itself(settings: Settings, wiki: Path,
     assert record.sources["wiki"].error == ""
     docs, _ = _indexed(settings)
     assert docs == {"wiki/expenses.md", "wiki/onboarding/laptop.md", "wiki/engineering/deploys.md"}
+
+
+def _mw_page(title: str, ns: str, *revisions: tuple[str, str]) -> str:
+    revs = "".join(f"<revision><id>{i}</id><timestamp>{at}</timestamp><contributor><username>Ada</username>"
+                   f"</contributor><text bytes=\"{len(text)}\">{text}</text></revision>"
+                   for i, (at, text) in enumerate(revisions, start=1))
+    return f"<page><title>{title}</title><ns>{ns}</ns><id>{len(title)}</id>{revs}</page>"
+
+
+def test_mediawiki_pages_with_odd_timestamps_or_namespace_cost_only_themselves(tmp_path: Path, fake_embedder):
+    body = "The deploy checklist covers rollbacks and the release train. " * 5
+    export = write(tmp_path / "wiki.xml", "<mediawiki>" + "".join([
+        _mw_page("Good page", "0", ("2024-02-01T10:00:00Z", body)),
+        # a revision without a timestamp next to a dated one: naive vs aware sorting raised TypeError
+        _mw_page("Undated revision", "0", ("", body), ("2024-02-03T10:00:00Z", body + " More.")),
+        _mw_page("No zone", "0", ("2024-02-01T10:00:00", body), ("2024-02-02T10:00:00Z", body + " Later.")),
+        _mw_page("Bad time", "0", ("yesterday", body)),
+        _mw_page("Bad namespace", "main", ("2024-02-01T10:00:00Z", body)),
+        _mw_page("Last page", "0", ("2024-02-05T10:00:00Z", body)),
+    ]) + "</mediawiki>")
+    settings = Settings(home=tmp_path / "home",
+                        sources=[SourceSettings(name="mw", kind="mediawiki", path=str(export))])
+    record = run_ingest(settings, fake_embedder)
+    assert record.sources["mw"].error == ""
+    docs, failures = _indexed(settings)
+    assert docs == {"mw/Good_page", "mw/Undated_revision", "mw/No_zone", "mw/Last_page"}
+    assert failures == {"Bad time": "unreadable <timestamp> 'yesterday'",
+                        "Bad namespace": "unreadable <ns> 'main'"}

@@ -17,7 +17,7 @@ import bz2
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, cast
 from urllib.parse import quote
@@ -35,6 +35,7 @@ from .wikitext import wikitext_to_markdown
 
 SUFFIXES = (".xml", ".xml.gz", ".xml.bz2")
 LAST_EDITOR_WEIGHT = 0.5  # an export with one revision per page only says who touched it last
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # revisions without a timestamp sort first
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RawPage:
     id: str = ""
     redirect: bool = False
     revisions: list[Revision] = field(default_factory=list)
+    problem: str = ""  # a field that could not be read (reported as the page's failure)
 
     @property
     def latest(self) -> Revision | None:
@@ -86,7 +88,10 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
             if tag == "base":
                 site.base = (elem.text or "").strip()
         elif rev is not None:
-            _revision_field(rev, tag, elem)
+            try:
+                _revision_field(rev, tag, elem)
+            except ValueError:
+                page.problem = page.problem or f"unreadable <{tag}> {(elem.text or '').strip()[:40]!r}"
             if tag == "revision":
                 page.revisions.append(rev)
                 rev = None
@@ -94,13 +99,16 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
         elif tag == "title":
             page.title = (elem.text or "").strip()
         elif tag == "ns":
-            page.ns = int((elem.text or "0").strip() or 0)
+            try:
+                page.ns = int((elem.text or "0").strip() or 0)
+            except ValueError:
+                page.problem = page.problem or f"unreadable <ns> {(elem.text or '').strip()[:40]!r}"
         elif tag == "id" and not page.id:
             page.id = (elem.text or "").strip()
         elif tag == "redirect":
             page.redirect = True
         elif tag == "page":
-            page.revisions.sort(key=lambda r: r.at or datetime.min)
+            page.revisions.sort(key=lambda r: r.at or _NO_TIME)
             yield page
             page = None
             if root is not None:
@@ -109,7 +117,8 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
 
 def _revision_field(rev: Revision, tag: str, elem: Element) -> None:
     if tag == "timestamp" and elem.text:
-        rev.at = datetime.fromisoformat(elem.text.strip().replace("Z", "+00:00"))
+        at = datetime.fromisoformat(elem.text.strip().replace("Z", "+00:00"))
+        rev.at = at if at.tzinfo else at.replace(tzinfo=UTC)  # exports write UTC; some drop the Z
     elif tag == "username":
         rev.user = (elem.text or "").strip()
     elif tag == "parentid":
@@ -155,6 +164,9 @@ class MediaWikiSource:
                 for page in iter_pages(fh, self.site):
                     pages += 1
                     if page.redirect or page.ns not in self.namespaces or not page.revisions:
+                        continue
+                    if page.problem:  # the rest of the export is read on
+                        yield Failure(self.name, page.title or f"page {page.id}", page.problem)
                         continue
                     try:
                         yield self._document(page)
