@@ -65,3 +65,18 @@ def test_mediawiki_pages_with_odd_timestamps_or_namespace_cost_only_themselves(t
     assert docs == {"mw/Good_page", "mw/Undated_revision", "mw/No_zone", "mw/Last_page"}
     assert failures == {"Bad time": "unreadable <timestamp> 'yesterday'",
                         "Bad namespace": "unreadable <ns> 'main'"}
+
+
+def test_a_deeply_nested_beir_line_costs_only_that_line(tmp_path: Path, fake_embedder):
+    corpus = write(tmp_path / "corpus" / "corpus.jsonl", "\n".join([
+        '{"_id": "a", "title": "Alpha", "text": "first document"}',
+        '{"_id": "deep", "text": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError in json.loads
+        '{"_id": "b", "title": "Beta", "text": "second document"}',
+    ]) + "\n")
+    settings = Settings(home=tmp_path / "home",
+                        sources=[SourceSettings(name="bc", kind="beir", path=str(corpus.parent))])
+    record = run_ingest(settings, fake_embedder)
+    assert record.sources["bc"].error == ""
+    docs, failures = _indexed(settings)
+    assert docs == {"bc/a", "bc/b"}
+    assert failures == {"line 2": "not JSON this reader can take: nested too deeply"}
