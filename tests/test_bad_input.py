@@ -80,3 +80,25 @@ def test_a_deeply_nested_beir_line_costs_only_that_line(tmp_path: Path, fake_emb
     docs, failures = _indexed(settings)
     assert docs == {"bc/a", "bc/b"}
     assert failures == {"line 2": "not JSON this reader can take: nested too deeply"}
+
+
+def test_a_number_too_big_for_sqlite_in_a_dump_row_costs_only_that_value(tmp_path: Path, fake_embedder):
+    big = "99999999999999999999999"
+    write(tmp_path / "dump" / "Posts.xml", f"""<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" Score="{big}" CreationDate="2024-01-01T00:00:00" Title="How do I stake?"
+       Body="&lt;p&gt;Staking question body&lt;/p&gt;" OwnerUserId="5" />
+  <row Id="2" PostTypeId="2" ParentId="1" Score="3" CreationDate="2024-01-02T00:00:00"
+       Body="&lt;p&gt;Delegate to a pool&lt;/p&gt;" OwnerUserId="6" />
+  <row Id="{big}" PostTypeId="1" Title="Huge id" Body="&lt;p&gt;x&lt;/p&gt;" />
+  <row Id="3" PostTypeId="1" Score="1" CreationDate="2024-01-03T00:00:00" Title="Wallet backup"
+       Body="&lt;p&gt;Where is the seed phrase kept?&lt;/p&gt;" OwnerUserId="6" />
+</posts>
+""")
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="se", kind="stackexchange", path=str(tmp_path / "dump"), options={"site": "se.example"})])
+    record = run_ingest(settings, fake_embedder)  # OverflowError from SQLite failed the whole dump
+    assert record.sources["se"].error == ""
+    docs, failures = _indexed(settings)
+    assert docs == {"se/1", "se/3"}
+    assert failures == {"Posts.xml row 3": "post row without a numeric Id"}
