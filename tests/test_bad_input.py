@@ -102,3 +102,34 @@ def test_a_number_too_big_for_sqlite_in_a_dump_row_costs_only_that_value(tmp_pat
     docs, failures = _indexed(settings)
     assert docs == {"se/1", "se/3"}
     assert failures == {"Posts.xml row 3": "post row without a numeric Id"}
+
+
+# 9**7 items here (a real bomb goes deeper): enough to see it expanded, small enough not to hang the suite
+BILLION_LAUGHS_FRONT_MATTER = "---\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True)
+) + "tags: *g\ntitle: *g\nauthors: *g\n---\n# Laughs\n\nThe page body is all there is to index.\n"
+
+
+def test_yaml_aliases_in_front_matter_are_never_expanded(settings: Settings, wiki: Path, fake_embedder):
+    write(wiki / "laughs.md", BILLION_LAUGHS_FRONT_MATTER)  # 9 levels: str() of its tags took minutes and gigabytes
+    write(wiki / "docs" / "laughs.md", BILLION_LAUGHS_FRONT_MATTER)
+    settings.sources.append(SourceSettings(name="docs", kind="files", path=str(wiki / "docs"),
+                                           options={"isolate": False}))
+    record = run_ingest(settings, fake_embedder)
+    assert record.sources["wiki"].error == "" and record.sources["docs"].error == ""
+    reader = Home(settings.home).open_reader()
+    try:
+        rows = {r[0]: (r[1], r[2]) for r in reader.store.db.execute("SELECT id, title, tags FROM documents")}
+    finally:
+        reader.close()
+    assert rows["wiki/laughs.md"] == ("Laughs", "[]")
+    assert rows["docs/laughs.md"][0] == "Laughs"
+
+
+def test_malformed_visible_to_keeps_the_page_out_rather_than_open_to_everyone(settings: Settings, wiki: Path,
+                                                                              fake_embedder):
+    write(wiki / "secret.md", "---\nvisible_to: {hr: true}\n---\n# Salaries\n\nThe salary bands.\n")
+    run_ingest(settings, fake_embedder)
+    docs, failures = _indexed(settings)
+    assert "wiki/secret.md" not in docs
+    assert failures["secret.md"] == "front matter visible_to must be a group or a list of groups"
