@@ -133,3 +133,27 @@ def test_malformed_visible_to_keeps_the_page_out_rather_than_open_to_everyone(se
     docs, failures = _indexed(settings)
     assert "wiki/secret.md" not in docs
     assert failures["secret.md"] == "front matter visible_to must be a group or a list of groups"
+
+
+def test_packages_under_the_wrong_extension_are_named_not_indexed_as_bytes(tmp_path: Path, fake_embedder):
+    import io
+    import zipfile
+
+    root = tmp_path / "docs"
+    write(root / "notes.txt", "The office plants are watered on Fridays.")
+    odt = io.BytesIO()
+    with zipfile.ZipFile(odt, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", "<office:document-content/>")
+    write(root / "minutes.docx", odt.getvalue())  # python-docx: KeyError '[Content_Types].xml'
+    write(root / "backup.eml", b"PK\x03\x04" + bytes(range(256)) * 8)  # the e-mail parser took the bytes as a body
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="docs", kind="files", path=str(root), options={"isolate": False})])
+    run_ingest(settings, fake_embedder)
+    docs, failures = _indexed(settings)
+    assert docs == {"docs/notes.txt"}
+    assert failures == {
+        "minutes.docx": "docx: not an Office file (a zip package of application/vnd.oasis.opendocument.text "
+                        "without [Content_Types].xml; wrong extension?)",
+        "backup.eml": "eml: binary data, not text (not an e-mail; wrong extension?)",
+    }
