@@ -157,3 +157,14 @@ def test_packages_under_the_wrong_extension_are_named_not_indexed_as_bytes(tmp_p
                         "without [Content_Types].xml; wrong extension?)",
         "backup.eml": "eml: binary data, not text (not an e-mail; wrong extension?)",
     }
+
+
+def test_a_page_of_headings_only_is_still_searchable(settings: Settings, wiki: Path, fake_embedder):
+    write(wiki / "stub.md", "# Quarterly close\n\n## Checklist owners\n")  # the splitter strips headings: 0 chunks
+    run_ingest(settings, fake_embedder)
+    reader = Home(settings.home).open_reader()
+    try:
+        texts = [r[0] for r in reader.store.db.execute("SELECT text FROM chunks WHERE doc_id = 'wiki/stub.md'")]
+    finally:
+        reader.close()
+    assert texts == ["Quarterly close\n\nChecklist owners"]
