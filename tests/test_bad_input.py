@@ -168,3 +168,21 @@ def test_a_page_of_headings_only_is_still_searchable(settings: Settings, wiki: P
     finally:
         reader.close()
     assert texts == ["Quarterly close\n\nChecklist owners"]
+
+
+def test_a_broken_discourse_site_json_names_itself_and_keeps_the_topics(tmp_path: Path, fake_embedder):
+    import shutil
+
+    from .conftest import REPO
+
+    forum = tmp_path / "forum"
+    shutil.copytree(REPO / "tests" / "fixtures" / "discourse", forum)
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="forum", kind="discourse", path=str(forum), options={"base_url": "https://forum.example"})])
+    run_ingest(settings, fake_embedder)
+    before, _ = _indexed(settings)
+    for broken in ('{"categories": [{"id": 1, "slu', '{"categories": "staff-only"}', "[]"):
+        write(forum / "site.json", broken)  # was a bare JSONDecodeError/AttributeError, or read as no categories
+        record = run_ingest(settings, fake_embedder)
+        assert record.sources["forum"].error.startswith("ValueError: site.json is unreadable (")
+        assert _indexed(settings)[0] == before
