@@ -186,3 +186,21 @@ def test_a_broken_discourse_site_json_names_itself_and_keeps_the_topics(tmp_path
         record = run_ingest(settings, fake_embedder)
         assert record.sources["forum"].error.startswith("ValueError: site.json is unreadable (")
         assert _indexed(settings)[0] == before
+
+
+def test_a_topic_with_fields_of_the_wrong_type_says_it_is_not_as_discourse_writes_it(tmp_path: Path, fake_embedder):
+    import json
+    import shutil
+
+    from .conftest import REPO
+
+    forum = tmp_path / "forum"
+    shutil.copytree(REPO / "tests" / "fixtures" / "discourse", forum)
+    topic = json.loads((forum / "t" / "101.json").read_text())
+    topic["category_id"] = {"id": 3}  # was reported as "TypeError: unhashable type: 'dict'"
+    write(forum / "t" / "101.json", json.dumps(topic))
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(name="forum", kind="discourse",
+                                                                        path=str(forum))])
+    run_ingest(settings, fake_embedder)
+    _, failures = _indexed(settings)
+    assert failures == {"t/101.json": "not a Discourse topic as expected (TypeError: unhashable type: 'dict')"}

@@ -81,8 +81,10 @@ class DiscourseSource:
                 continue
             try:
                 item = self._read(path, rel, categories)
-            except Exception as e:  # one bad file never stops the run
+            except OSError as e:  # one bad file never stops the run
                 item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            except Exception as e:  # a field of the wrong type: JSON, but not as Discourse writes it
+                item = Failure(self.name, rel, f"not a Discourse topic as expected ({type(e).__name__}: {e})")
             if item is not None:
                 yield item
 
