@@ -204,3 +204,24 @@ def test_a_topic_with_fields_of_the_wrong_type_says_it_is_not_as_discourse_write
     run_ingest(settings, fake_embedder)
     _, failures = _indexed(settings)
     assert failures == {"t/101.json": "not a Discourse topic as expected (TypeError: unhashable type: 'dict')"}
+
+
+def test_a_mediawiki_page_that_parses_for_ever_is_skipped_after_the_time_limit(tmp_path: Path, fake_embedder):
+    import time
+
+    body = "The deploy checklist covers rollbacks and the release train. " * 5
+    hostile = "&lt;ref&gt;" * 30_000  # unclosed tags: the parser's time grows with the square of their number
+    export = write(tmp_path / "wiki.xml", "<mediawiki>" + "".join([
+        _mw_page("Good page", "0", ("2024-02-01T10:00:00Z", body)),
+        _mw_page("Refs", "0", ("2024-02-01T10:00:00Z", hostile)),
+        _mw_page("Last page", "0", ("2024-02-05T10:00:00Z", body)),
+    ]) + "</mediawiki>")
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="mw", kind="mediawiki", path=str(export), options={"timeout_s": 2})])
+    t0 = time.monotonic()
+    record = run_ingest(settings, fake_embedder)
+    assert time.monotonic() - t0 < 30  # in-process its parse alone took 60 s (measured on a shared machine)
+    assert record.sources["mw"].error == ""
+    docs, failures = _indexed(settings)
+    assert docs == {"mw/Good_page", "mw/Last_page"}
+    assert failures == {"Refs": "wikitext parser gave up after 2 s (options.timeout_s); page skipped"}
