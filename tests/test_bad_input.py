@@ -225,3 +225,15 @@ def test_a_mediawiki_page_that_parses_for_ever_is_skipped_after_the_time_limit(t
     docs, failures = _indexed(settings)
     assert docs == {"mw/Good_page", "mw/Last_page"}
     assert failures == {"Refs": "wikitext parser gave up after 2 s (options.timeout_s); page skipped"}
+
+
+def test_unclosed_html_comments_hide_the_rest_quickly():
+    import time
+
+    from ingest.html_text import html_to_text
+
+    assert html_to_text("<p>kept</p><!-- closed --><p>also kept</p><!-- never closed <p>hidden</p>") == \
+        "kept\n\nalso kept"
+    t0 = time.monotonic()
+    assert html_to_text("<p>body</p>" + "<!--" * 30_000) == "body"  # html.parser: quadratic, 100 000 took 105 s
+    assert time.monotonic() - t0 < 2
