@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from index.generations import Home
 from index.settings import Settings, SourceSettings
 from ingest.pipeline import run_ingest
@@ -237,3 +239,13 @@ def test_unclosed_html_comments_hide_the_rest_quickly():
     t0 = time.monotonic()
     assert html_to_text("<p>body</p>" + "<!--" * 30_000) == "body"  # html.parser: quadratic, 100 000 took 105 s
     assert time.monotonic() - t0 < 2
+
+
+def test_html_with_a_text_run_too_long_for_lxml_says_so(tmp_path: Path):
+    from ingest.readers import Unreadable, read_file
+
+    page = write(tmp_path / "dump.html", b"<html><body><p>" + b"word " * 2_100_000 + b"</p></body></html>")
+    # was "no text found (empty, or only images)" (or an AttributeError without the <p>)
+    with pytest.raises(Unreadable, match="^html: one run of text without markup is over 10 MB, more than the HTML"):
+        read_file(page)
+    assert "fine" in read_file(write(tmp_path / "ok.html", "<p>" + "fine " * 1000 + "</p>")).text

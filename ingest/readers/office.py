@@ -59,8 +59,17 @@ def html_file(path: Path) -> ParsedFile:
     return html_text(text)
 
 
+MAX_TEXT_RUN = 10_000_000  # libxml2's limit for one text node: past it lxml returns no document at all
+_LONG_RUN = re.compile(rf"[^<]{{{MAX_TEXT_RUN // 4},}}")
+
+
 def html_text(text: str) -> ParsedFile:
     from unstructured.partition.html import partition_html
+
+    if any(len(m[0].encode()) > MAX_TEXT_RUN for m in _LONG_RUN.finditer(text)):
+        # lxml gave up silently: the file came out as "no text found" or an AttributeError
+        raise Unreadable(f"html: one run of text without markup is over {MAX_TEXT_RUN // 1_000_000} MB, "
+                         "more than the HTML parser takes")
 
     parsed = ParsedFile([], title=_html_title(text))
     m = re.search(r"""<meta\s+name=["']author["']\s+content=["']([^"']+)""", text[:65536], re.I)
