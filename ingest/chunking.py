@@ -54,4 +54,6 @@ class Chunker:
             path = " > ".join(n.strip() for n in names)
             out.append((path or heading, slugify(names[-1]) if names else anchor,
                         part.page_content))
+        if not any(t.strip() for _, _, t in out):  # only headings: they are the text (a title slide, a stub)
+            return [(heading, anchor, re.sub(r"^#{1,6}\s+", "", text, flags=re.M))]
         return out

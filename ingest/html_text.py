@@ -79,6 +79,10 @@ def html_to_text(html: str) -> str:
     """Readable text of an HTML fragment; empty string for empty or script-only input."""
     if not html or not html.strip():
         return ""
+    end = html.rfind("-->")
+    unclosed = html.find("<!--", end + 3 if end >= 0 else 0)
+    if unclosed >= 0:  # hidden to its end, as browsers do; html.parser took minutes on many of them
+        html = html[:unclosed]
     parser = _TextParser()
     parser.feed(html)
     parser.close()

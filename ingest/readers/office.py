@@ -34,6 +34,7 @@ def read(path: Path) -> ParsedFile:
         if not zipfile.is_zipfile(path):
             raise Unreadable(f"{suffix[1:]}: corrupt file (not a zip package)")
         refuse_dtds(path)
+        require_office_package(path, suffix[1:])
     from ingest import unstructured_offline
 
     unstructured_offline.install()
@@ -58,8 +59,17 @@ def html_file(path: Path) -> ParsedFile:
     return html_text(text)
 
 
+MAX_TEXT_RUN = 10_000_000  # libxml2's limit for one text node: past it lxml returns no document at all
+_LONG_RUN = re.compile(rf"[^<]{{{MAX_TEXT_RUN // 4},}}")
+
+
 def html_text(text: str) -> ParsedFile:
     from unstructured.partition.html import partition_html
+
+    if any(len(m[0].encode()) > MAX_TEXT_RUN for m in _LONG_RUN.finditer(text)):
+        # lxml gave up silently: the file came out as "no text found" or an AttributeError
+        raise Unreadable(f"html: one run of text without markup is over {MAX_TEXT_RUN // 1_000_000} MB, "
+                         "more than the HTML parser takes")
 
     parsed = ParsedFile([], title=_html_title(text))
     m = re.search(r"""<meta\s+name=["']author["']\s+content=["']([^"']+)""", text[:65536], re.I)
@@ -74,6 +84,11 @@ def _html_title(text: str) -> str:
 
 
 def _email(path: Path, suffix: str) -> ParsedFile:
+    if suffix == ".eml":  # the e-mail parser takes any bytes: a zip renamed .eml came out as its bytes
+        try:
+            decode(path.read_bytes()[:20000])
+        except Unreadable as e:
+            raise Unreadable(f"eml: {e} (not an e-mail; wrong extension?)") from None
     if suffix == ".msg":
         from unstructured.partition.msg import partition_msg
 
@@ -156,6 +171,18 @@ def refuse_dtds(path: Path) -> None:
                         raise Unreadable(f"XML rejected: a DTD in {info.filename} (DTDs and entities are not allowed)")
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
         raise Unreadable(f"corrupt package: {type(e).__name__}") from None
+
+
+def require_office_package(path: Path, fmt: str) -> None:
+    """A zip without ``[Content_Types].xml`` is no Office file (an OpenDocument file or EPUB
+    renamed, a plain zip); say so rather than let the parser fail on the missing part."""
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        if "[Content_Types].xml" in names:
+            return
+        kind = z.read("mimetype")[:100].decode("ascii", "replace").strip() if "mimetype" in names else ""
+    raise Unreadable(f"{fmt}: not an Office file (a zip package{f' of {kind}' if kind else ''} "
+                     "without [Content_Types].xml; wrong extension?)")
 
 
 def ooxml_core(path: Path) -> ParsedFile:

@@ -70,7 +70,7 @@ def read(path: Path) -> ParsedFile:
 
 
 def _markdown(text: str) -> ParsedFile:
-    from ingest.sources.markdown import as_list, parse_author, split_front_matter
+    from ingest.sources.markdown import as_list, parse_author, scalar, split_front_matter
 
     meta, body = split_front_matter(text)
     authors = []
@@ -78,7 +78,7 @@ def _markdown(text: str) -> ParsedFile:
         person = parse_author(a, "")
         if person:
             authors.append(FileAuthor(person.name, person.emails[0] if person.emails else ""))
-    return ParsedFile([ParsedSection(body)], title=str(meta.get("title") or ""), authors=authors)
+    return ParsedFile([ParsedSection(body)], title=scalar(meta.get("title")), authors=authors)
 
 
 _RST_ADORNMENT = re.compile(r"^([=\-`:'\"~^_*+#<>.])\1{2,}\s*$")

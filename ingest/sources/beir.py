@@ -35,6 +35,8 @@ class BeirSource:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             return Failure(self.name, f"line {n}", f"not JSON: {e}")
+        except RecursionError:
+            return Failure(self.name, f"line {n}", "not JSON this reader can take: nested too deeply")
         if not isinstance(row, dict) or not str(row.get("_id", "")).strip():
             return Failure(self.name, f"line {n}", "no _id")
         doc_id = str(row["_id"]).strip()

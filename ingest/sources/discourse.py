@@ -81,8 +81,10 @@ class DiscourseSource:
                 continue
             try:
                 item = self._read(path, rel, categories)
-            except Exception as e:  # one bad file never stops the run
+            except OSError as e:  # one bad file never stops the run
                 item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            except Exception as e:  # a field of the wrong type: JSON, but not as Discourse writes it
+                item = Failure(self.name, rel, f"not a Discourse topic as expected ({type(e).__name__}: {e})")
             if item is not None:
                 yield item
 
@@ -97,12 +99,20 @@ class DiscourseSource:
             raise DiscourseUnavailable(f"{self.base}: HTTP {e.code} for {e.url}") from None
 
     def _categories(self) -> dict[int, Category]:
+        """Categories from site.json; one that cannot be read fails the source (its topics'
+        visibility depends on it) with the file's name in the reason."""
         for name in CATEGORY_FILES:
             path = self.folder / name
             if path.is_file():
-                data = json.loads(path.read_text(encoding="utf-8"))
-                cats = data.get("categories") or data.get("category_list", {}).get("categories", [])
-                return {c["id"]: self._category(c) for c in cats if isinstance(c, dict) and "id" in c}
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                    cats = data.get("categories") or data.get("category_list", {}).get("categories", [])
+                    if not isinstance(cats, list):
+                        raise ValueError("no list of categories")
+                    return {c["id"]: self._category(c) for c in cats if isinstance(c, dict) and "id" in c}
+                except Exception as e:
+                    raise ValueError(f"{name} is unreadable ({type(e).__name__}: {e}); who may see each topic "
+                                     "depends on it, so the source was left as it was") from None
         return {}
 
     def _category(self, c: dict[str, Any]) -> Category:

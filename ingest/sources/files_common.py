@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -12,7 +13,8 @@ from index.settings import AclRule, SourceSettings
 
 
 def walk_files(root: Path, suffixes: tuple[str, ...] | None = None) -> Iterator[Path]:
-    """Files under ``root`` in a stable order; symlinks that leave the root are skipped."""
+    """Regular files under ``root`` in a stable order. Symlinks that leave the root are skipped,
+    and so are FIFOs, sockets and devices: reading a named pipe blocks until someone writes."""
     root_real = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -24,11 +26,11 @@ def walk_files(root: Path, suffixes: tuple[str, ...] | None = None) -> Iterator[
                 continue
             try:
                 real = p.resolve()
-            except OSError:
+                regular = stat.S_ISREG(real.stat().st_mode)
+            except (OSError, RuntimeError):  # dangling link, link loop (RuntimeError on 3.11), gone since listing
                 continue
-            if not real.is_relative_to(root_real):
-                continue
-            yield p
+            if regular and real.is_relative_to(root_real):
+                yield p
 
 
 def acl_for(rel_path: str, rules: list[AclRule], declared: list[str] | None = None) -> list[str]:

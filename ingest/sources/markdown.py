@@ -47,19 +47,30 @@ def to_time(value: Any) -> datetime | None:
     return None
 
 
+# Front matter values are read as scalars or lists of scalars only: YAML aliases can nest a
+# few lines into billions of items ("billion laughs"), which str() would expand
+_SCALARS = (str, int, float, date)
+
+
+def is_plain(value: Any) -> bool:
+    return isinstance(value, _SCALARS) or (isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value))
+
+
 def as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [str(value)]
+        return [str(v).strip() for v in value if isinstance(v, _SCALARS) and str(v).strip()]
+    return [str(value)] if isinstance(value, _SCALARS) else []
+
+
+def scalar(value: Any) -> str:
+    return str(value).strip() if value and isinstance(value, _SCALARS) else ""
 
 
 def page_title(meta: dict[str, Any], body: str, path: Path) -> str:
-    if meta.get("title"):
-        return str(meta["title"]).strip()
+    if title := scalar(meta.get("title")):
+        return title
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
     if m:
         return re.sub(r"[*_`]+", "", m.group(1)).strip()
@@ -122,6 +133,8 @@ class MarkdownSource:
         meta, body = split_front_matter(text)  # broken front matter: the page as plain Markdown
         if not body.strip():
             return Failure(self.name, rel, "no text after front matter")
+        if not is_plain(meta.get("visible_to", "")):  # never guess who may read a page
+            return Failure(self.name, rel, "front matter visible_to must be a group or a list of groups")
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0)
         created = to_time(meta.get("date") or meta.get("created"))
         updated = to_time(meta.get("updated") or meta.get("last_modified")) or created or mtime

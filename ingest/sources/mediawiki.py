@@ -8,7 +8,10 @@ Redirects are skipped; only the namespaces in ``options.namespaces`` are read (d
 title with spaces as underscores, else the wiki's own address from the export's siteinfo.
 
 The XML goes through defusedxml with DTDs forbidden: an export with entity declarations
-(XML bombs, external entities) is rejected, never expanded.
+(XML bombs, external entities) is rejected, never expanded. The wikitext parser takes time
+quadratic in some unclosed markup (250 KB of ``<ref>`` took four minutes), so pages over
+``ISOLATE_BYTES`` are parsed in a worker process with a time limit (``options.timeout_s``,
+default 60; ``options.isolate = false`` parses them in-process, without one).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import bz2
 import gzip
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, cast
 from urllib.parse import quote
@@ -28,6 +32,7 @@ from defusedxml.ElementTree import iterparse
 
 from index.models import Contribution, Document, Failure, Person, Section
 from index.settings import Settings, SourceSettings
+from ingest.readers.isolation import IsolatedCalls, ReaderTimeout
 
 from .authorship import PageHistory
 from .files_common import acl_for
@@ -35,6 +40,8 @@ from .wikitext import wikitext_to_markdown
 
 SUFFIXES = (".xml", ".xml.gz", ".xml.bz2")
 LAST_EDITOR_WEIGHT = 0.5  # an export with one revision per page only says who touched it last
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # revisions without a timestamp sort first
+ISOLATE_BYTES = 16 * 1024  # smaller pages parse in well under a second, whatever their markup
 
 
 @dataclass
@@ -53,6 +60,7 @@ class RawPage:
     id: str = ""
     redirect: bool = False
     revisions: list[Revision] = field(default_factory=list)
+    problem: str = ""  # a field that could not be read (reported as the page's failure)
 
     @property
     def latest(self) -> Revision | None:
@@ -86,7 +94,10 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
             if tag == "base":
                 site.base = (elem.text or "").strip()
         elif rev is not None:
-            _revision_field(rev, tag, elem)
+            try:
+                _revision_field(rev, tag, elem)
+            except ValueError:
+                page.problem = page.problem or f"unreadable <{tag}> {(elem.text or '').strip()[:40]!r}"
             if tag == "revision":
                 page.revisions.append(rev)
                 rev = None
@@ -94,13 +105,16 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
         elif tag == "title":
             page.title = (elem.text or "").strip()
         elif tag == "ns":
-            page.ns = int((elem.text or "0").strip() or 0)
+            try:
+                page.ns = int((elem.text or "0").strip() or 0)
+            except ValueError:
+                page.problem = page.problem or f"unreadable <ns> {(elem.text or '').strip()[:40]!r}"
         elif tag == "id" and not page.id:
             page.id = (elem.text or "").strip()
         elif tag == "redirect":
             page.redirect = True
         elif tag == "page":
-            page.revisions.sort(key=lambda r: r.at or datetime.min)
+            page.revisions.sort(key=lambda r: r.at or _NO_TIME)
             yield page
             page = None
             if root is not None:
@@ -109,7 +123,8 @@ def iter_pages(fh: IO[bytes], site: SiteInfo) -> Iterator[RawPage]:
 
 def _revision_field(rev: Revision, tag: str, elem: Element) -> None:
     if tag == "timestamp" and elem.text:
-        rev.at = datetime.fromisoformat(elem.text.strip().replace("Z", "+00:00"))
+        at = datetime.fromisoformat(elem.text.strip().replace("Z", "+00:00"))
+        rev.at = at if at.tzinfo else at.replace(tzinfo=UTC)  # exports write UTC; some drop the Z
     elif tag == "username":
         rev.user = (elem.text or "").strip()
     elif tag == "parentid":
@@ -135,6 +150,9 @@ class MediaWikiSource:
         self.root = settings.resolve(cfg.path)
         self.namespaces = {int(n) for n in cfg.options.get("namespaces", [0])}
         self.site = SiteInfo()
+        self.timeout_s = float(cfg.options.get("timeout_s", 60))
+        self.isolate = bool(cfg.options.get("isolate", True))
+        self._calls: IsolatedCalls | None = None
 
     def iter_documents(self) -> Iterator[Document | Failure]:
         if self.root.is_dir():
@@ -145,8 +163,10 @@ class MediaWikiSource:
             raise FileNotFoundError(f"source {self.name!r}: not found: {self.root}")
         if not exports:
             raise FileNotFoundError(f"source {self.name!r}: no .xml export in {self.root}")
-        for path in exports:
-            yield from self._read_export(path)
+        with IsolatedCalls(self.timeout_s) if self.isolate else nullcontext() as calls:
+            self._calls = calls  # started on the first large page only
+            for path in exports:
+                yield from self._read_export(path)
 
     def _read_export(self, path: Path) -> Iterator[Document | Failure]:
         pages = 0
@@ -155,6 +175,9 @@ class MediaWikiSource:
                 for page in iter_pages(fh, self.site):
                     pages += 1
                     if page.redirect or page.ns not in self.namespaces or not page.revisions:
+                        continue
+                    if page.problem:  # the rest of the export is read on
+                        yield Failure(self.name, page.title or f"page {page.id}", page.problem)
                         continue
                     try:
                         yield self._document(page)
@@ -173,7 +196,12 @@ class MediaWikiSource:
             return Failure(self.name, page.title, "last revision has no text (deleted or missing)")
         if len(latest.text.encode("utf-8")) > self.cfg.max_file_mb * 1024 * 1024:
             return Failure(self.name, page.title, f"page text larger than max_file_mb ({self.cfg.max_file_mb})")
-        wiki = wikitext_to_markdown(latest.text)
+        calls = self._calls if len(latest.text) > ISOLATE_BYTES else None
+        try:
+            wiki = calls.call(wikitext_to_markdown, latest.text) if calls else wikitext_to_markdown(latest.text)
+        except ReaderTimeout:
+            return Failure(self.name, page.title, f"wikitext parser gave up after {self.timeout_s:g} s "
+                                                  "(options.timeout_s); page skipped")
         if not wiki.text:
             return Failure(self.name, page.title, "no text (only templates, links or categories)")
         path = page.title.replace(" ", "_")

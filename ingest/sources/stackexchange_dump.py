@@ -28,11 +28,15 @@ _Row = tuple[object, ...] | str | None  # a row to insert, a reason to report, o
 _Convert = Callable[[dict[str, str]], _Row]
 
 
+_INT64 = 1 << 63  # SQLite's INTEGER range; a bigger number in one row would fail the whole batch
+
+
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value not in (None, "") else None
+        n = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return n if n is None or -_INT64 <= n < _INT64 else None
 
 
 @dataclass
