@@ -11,7 +11,7 @@ minutes). Broken markup never raises: libxml2 recovers as browsers do.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
 from lxml import etree
 
@@ -21,7 +21,6 @@ _BLOCK = {
     "summary",
 }
 _DROP = {"script", "style", "template", "noscript", "iframe", "object", "svg", "head", "title"}
-_VOID = {"br", "img", "hr", "input", "meta", "link", "area", "base", "col", "embed", "source", "wbr"}
 
 
 class _TextParser:
@@ -32,25 +31,9 @@ class _TextParser:
         self.drop_depth = 0
         self.pre_depth = 0
 
-    def start(self, tag: str, attrib: Any) -> None:
-        self.handle_starttag(tag, list(attrib.items()))
-
-    def end(self, tag: str) -> None:
-        self.handle_endtag(tag)
-
-    def data(self, data: str) -> None:
-        self.handle_data(data)
-
-    def comment(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
         if tag in _DROP:
-            if tag not in _VOID:
-                self.drop_depth += 1
+            self.drop_depth += 1  # libxml2 closes every element it opens, void ones too
             return
         if self.drop_depth:
             return
@@ -64,13 +47,13 @@ class _TextParser:
         elif tag in ("td", "th"):
             self.parts.append(" | ")
         elif tag == "img":
-            alt = dict(attrs).get("alt") or ""
+            alt = attrib.get("alt") or ""
             if alt.strip():
                 self.parts.append(f"[image: {alt.strip()}]")
         elif tag in _BLOCK:
             self.parts.append("\n\n")
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _DROP:
             self.drop_depth = max(0, self.drop_depth - 1)
             return
@@ -82,7 +65,7 @@ class _TextParser:
         elif tag in _BLOCK:
             self.parts.append("\n\n")
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.drop_depth:
             return
         if self.pre_depth:
@@ -90,15 +73,17 @@ class _TextParser:
         else:
             self.parts.append(re.sub(r"\s+", " ", data))
 
+    def comment(self, text: str) -> None:
+        pass  # not text; libxml2 reads an unclosed one to the end, as browsers do
+
+    def close(self) -> None:
+        pass
+
 
 def html_to_text(html: str) -> str:
     """Readable text of an HTML fragment; empty string for empty or script-only input."""
     if not html or not html.strip():
         return ""
-    end = html.rfind("-->")
-    unclosed = html.find("<!--", end + 3 if end >= 0 else 0)
-    if unclosed >= 0:  # hidden to its end, as browsers do
-        html = html[:unclosed]
     target = _TextParser()
     parser = etree.HTMLParser(target=target, recover=True, no_network=True)
     try:
