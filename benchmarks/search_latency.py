@@ -104,7 +104,8 @@ def run(settings: Settings | None = None, queries: int = 100, repeat: int = 3,
 def compare(live: LiveIndex, embedder: Embedder, search: SearchSettings, titles: list[str], repeat: int = 3,
             pieces_factor: int = 1) -> dict[str, Any]:
     """Median/p99 latency of dense-only and the configured (``search``) hybrid search, and
-    hybrid without late interaction when it is on, over ``titles``, the paths in turns."""
+    hybrid without late interaction and without sentence evidence when they are on, over
+    ``titles``, the paths in turns."""
     hybrid = Searcher(live, embedder, search)
     paths: dict[str, Timed] = {
         "dense": (Searcher(live, embedder, replace(search, mode="dense", rescore=False)), nullcontext),
@@ -114,6 +115,9 @@ def compare(live: LiveIndex, embedder: Embedder, search: SearchSettings, titles:
             Searcher(live, embedder, replace(search, late_interaction=0.0)), nullcontext)
         if pieces_factor > 1:
             paths[f"hybrid_pieces_x{pieces_factor}"] = (hybrid, _more_pieces(pieces_factor))
+    if search.sentence_weight > 0:  # what the sentence-evidence step costs
+        paths["hybrid_without_sentence_evidence"] = (
+            Searcher(live, embedder, replace(search, sentence_weight=0.0)), nullcontext)
     times = {name: _summary(ms) for name, ms in _times(paths, titles, repeat).items()}
     counts = live.get().store.counts()
     out = {"queries": len(titles), "repeat": repeat, "documents": counts["documents"],

@@ -5,8 +5,9 @@ documents of 10 chunks with one author each, inserted in bulk. The vectors are d
 real chunk embeddings of the sample: each is normalise(e_i + r * e_j + noise) for two random
 real chunk vectors e_i, e_j, r ~ U(0, 0.7) and Gaussian noise of norm 0.8, so they cluster
 like real passages do without being copies. Each chunk has ``TOKENS_PER_CHUNK`` word-piece
-rows of random sign bits in ``chunk_tokens``, so a hybrid search pays for late interaction as
-on a real index (what it costs, not what it finds). Built indexes are kept in the work folder and
+rows of random sign bits in ``chunk_tokens`` and ``SENTENCES_PER_CHUNK`` rows of random 8-bit
+codes in ``chunk_sentences``, so a hybrid search pays for late interaction and sentence
+evidence as on a real index (what they cost, not what they find). Built indexes are kept in the work folder and
 reused by later runs with the same parameters.
 """
 
@@ -30,11 +31,12 @@ from index.store import Store
 from index.token_vectors import row_bytes
 from index.vectors import FlatVectors, IvfSq8Vectors, VectorIndex
 
-RECIPE = 6  # bump when the way synthetic data is made changes
+RECIPE = 7  # bump when the way synthetic data is made changes
 IVF_RECIPE = 3  # bump when the IVF build or its nprobe tuning changes
 CHUNKS_PER_DOC = 10
 BLOCK = 100_000
 TOKENS_PER_CHUNK = 80  # word pieces of a 60-word chunk
+SENTENCES_PER_CHUNK = 4  # SciFact: 41,287 sentences in 11,523 chunks
 
 
 @dataclass
@@ -95,6 +97,9 @@ def _fill_store(path: Path, n: int, words: list[str], model_id: str, dim: int, s
         bits = rng.integers(0, 256, (m, TOKENS_PER_CHUNK * row_bytes(dim)), dtype=np.uint8)
         db.executemany("INSERT INTO chunk_tokens(chunk_id, bits) VALUES (?,?)",
                        ((start + i + 1, bits[i].tobytes()) for i in range(m)))
+        codes = rng.integers(-127, 128, (m, SENTENCES_PER_CHUNK * dim), dtype=np.int8)
+        db.executemany("INSERT INTO chunk_sentences(chunk_id, codes) VALUES (?,?)",
+                       ((start + i + 1, codes[i].tobytes()) for i in range(m)))
     # whole-document keyword search (documents_fts): each page's title and chunk text
     db.execute("INSERT INTO documents_fts(rowid, title, text) SELECT d.rowid, d.title, "
                "(SELECT group_concat(c.text, ' ') FROM chunks c WHERE c.doc_id = d.id) FROM documents d")

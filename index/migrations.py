@@ -147,8 +147,15 @@ def m006_chunk_tokens(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE chunk_tokens (chunk_id INTEGER PRIMARY KEY, bits BLOB NOT NULL)")
 
 
+def m007_chunk_sentences(db: sqlite3.Connection) -> None:
+    """Each chunk's sentence vectors as 8-bit codes, for the sentence evidence of the second
+    stage (``index/sentences.py``)."""
+    db.execute("CREATE TABLE chunk_sentences (chunk_id INTEGER PRIMARY KEY, codes BLOB NOT NULL)")
+
+
 STORE_MIGRATIONS: list[Migration] = [m001_create_tables, m002_documents_fts, m003_common_terms,
-                                     m004_person_source_activity, m005_impacts, m006_chunk_tokens]
+                                     m004_person_source_activity, m005_impacts, m006_chunk_tokens,
+                                     m007_chunk_sentences]
 
 
 def s001_create_runs(db: sqlite3.Connection) -> None:

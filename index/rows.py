@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,19 @@ def in_batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[tuple[Sequ
     for start in range(0, len(values), size):
         part = values[start : start + size]
         yield part, ",".join("?" * len(part))
+
+
+def blobs_by_chunk(db: sqlite3.Connection, table: str, column: str, chunk_ids: Sequence[int]) -> dict[int, bytes]:
+    """``column`` of ``table``'s rows by chunk id (none when the store predates the table)."""
+    out: dict[int, bytes] = {}
+    try:
+        for part, marks in in_batches(chunk_ids):
+            out.update(db.execute(f"SELECT chunk_id, {column} FROM {table} WHERE chunk_id IN ({marks})",
+                                  part).fetchall())
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+    return out
 
 
 def pace_table(paces: Mapping[str, float] | None) -> tuple[list[tuple[str | None, float | None]], str, list]:

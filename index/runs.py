@@ -45,6 +45,7 @@ class RunRecord:
     changed: bool = True  # False: the sources held nothing new and no generation was published
     sources: dict[str, SourceRun] = field(default_factory=dict)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0  # with [search] sentence_weight on (index/sentences.py)
     seconds: float = 0.0
     error: str = ""
     progress: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +60,8 @@ class RunRecord:
         rec = cls(
             id=row["id"], started_at=row["started_at"], finished_at=row["finished_at"] or "",
             status=row["status"], generation=row["generation"] or "", sources=sources,
-            chunks_embedded=data.get("chunks_embedded", 0), seconds=data.get("seconds", 0.0),
+            chunks_embedded=data.get("chunks_embedded", 0),
+            sentences_embedded=data.get("sentences_embedded", 0), seconds=data.get("seconds", 0.0),
             error=data.get("error", ""), progress=data.get("progress", {}), changed=data.get("changed", True),
         )
         if rec.status == "running" and row["pid"] and not _alive(row["pid"]):

@@ -134,7 +134,16 @@ class SearchSettings:
         "indexing then keeps no token vectors; turning it on re-stores every chunk at the next "
         "index run (vectors come from the embedding cache, token vectors are encoded once).",
     )
-    late_interaction_top: int = _f(30, "How many top fused documents late interaction re-scores.")
+    late_interaction_top: int = _f(
+        30, "How many top fused documents late interaction and sentence evidence re-score.")
+    sentence_weight: float = _f(
+        0.2,
+        "Weight of sentence evidence in the second stage: a top document's best sentence's "
+        "cosine with the query (each chunk's sentences encoded alone at indexing, kept as 8-bit "
+        "codes), added to its fused score. 0 = off, and indexing then encodes no sentences; "
+        "turning it on re-stores every chunk at the next index run (the sentences are encoded "
+        "once: ~3x the chunk count, measured in the README).",
+    )
     cross_encoder: str = _f(
         "",
         "Folder of a sentence-transformers CrossEncoder model that re-scores the top results; "

@@ -100,8 +100,9 @@ class Store(PeopleReads):
         self.db.execute("DELETE FROM documents_fts WHERE rowid IN (SELECT rowid FROM documents WHERE id = ?)",
                         (doc_id,))
         self.db.execute("DELETE FROM contributions WHERE doc_id = ?", (doc_id,))
-        self.db.execute("DELETE FROM chunk_tokens WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
-                        (doc_id,))
+        for table in ("chunk_tokens", "chunk_sentences"):
+            self.db.execute(f"DELETE FROM {table} WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
+                            (doc_id,))
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return ids

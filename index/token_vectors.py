@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .rows import in_batches
+from .rows import blobs_by_chunk
 
 
 @dataclass
@@ -99,12 +99,4 @@ def put(db: sqlite3.Connection, rows: Iterable[tuple[int, bytes]]) -> None:
 
 def get(db: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, bytes]:
     """Stored bits by chunk id (none for a store from before the table)."""
-    out: dict[int, bytes] = {}
-    try:
-        for part, marks in in_batches(chunk_ids):
-            out.update(db.execute(f"SELECT chunk_id, bits FROM chunk_tokens WHERE chunk_id IN ({marks})",
-                                  part).fetchall())
-    except sqlite3.OperationalError as e:
-        if "no such table" not in str(e):
-            raise
-    return out
+    return blobs_by_chunk(db, "chunk_tokens", "bits", chunk_ids)

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from index import token_vectors
+from index import sentences, token_vectors
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import GenerationWriter, Home
-from index.models import Chunk, Document, Failure, Unchanged
+from index.models import Chunk, Document, Failure, Unchanged, text_hash
 from index.pace import activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.runs import RunLog, RunRecord, SourceRun, now_iso
+from index.sentences import chunk_sentences
 from index.settings import Settings, SourceSettings
 from index.token_vectors import pack, token_encoder
 
@@ -93,8 +94,11 @@ class Ingest:
         self.docs_expected = 0  # from the previous generation, for the ETA
         # late interaction on: chunks also keep token vectors, so turning it on re-stores them
         self.tok_enc = token_encoder(embedder) if settings.search.late_interaction > 0 else None
+        # sentence evidence on: chunks also keep their sentences' vectors (index/sentences.py)
+        self.with_sentences = settings.search.sentence_weight > 0
         chunking = json.dumps([settings.chunking.size, settings.chunking.overlap,
-                               sorted(settings.people.items())] + (["tokens"] if self.tok_enc else []))
+                               sorted(settings.people.items())] + (["tokens"] if self.tok_enc else [])
+                              + (["sentences"] if self.with_sentences else []))
         self._salt = hashlib.sha1(chunking.encode()).hexdigest()[:12]
 
     def doc_key(self, doc: Document) -> str:
@@ -247,6 +251,7 @@ class Ingest:
         sr.chunks_embedded += len(todo)
         sr.chunks_cached += len(chunks) - len(todo)
         self.record.chunks_embedded += len(todo)
+        codes = self._sentence_codes(chunks) if self.with_sentences else {}
         store = self.writer.store
         for doc, doc_chunks, existed in pending.docs:
             store.db.execute("SAVEPOINT doc")
@@ -262,6 +267,9 @@ class Ingest:
             if ids:
                 if bits:
                     token_vectors.put(store.db, ((i, bits[c.text_hash]) for i, c in zip(ids, doc_chunks, strict=True)))
+                if codes:
+                    sentences.put(store.db, ((i, codes[c.text]) for i, c in zip(ids, doc_chunks, strict=True)
+                                             if codes.get(c.text)))
                 pending.add_ids.append(np.asarray(ids, dtype="int64"))
                 pending.add_vecs.append(np.vstack([cached[c.text_hash] for c in doc_chunks]))
             if existed:
@@ -270,6 +278,22 @@ class Ingest:
                 sr.added += 1
         pending.docs.clear()
 
+    def _sentence_codes(self, chunks: list[Chunk]) -> dict[str, bytes]:
+        """Each chunk text's sentence vectors as 8-bit codes (``index/sentences.py``); the
+        vectors come from the embedding cache when known, else are encoded and cached."""
+        split = {c.text: chunk_sentences(c.text) for c in chunks}
+        by_hash = {text_hash(x): x for parts in split.values() for x in parts}
+        model = self.embedder.model_id
+        vecs = self.cache.get_many(model, list(by_hash))
+        todo = {h: x for h, x in by_hash.items() if h not in vecs}
+        if todo:
+            fresh = dict(zip(todo, self.embedder.encode(list(todo.values())), strict=True))
+            self.cache.put_many(model, fresh)
+            vecs.update(fresh)
+        self.record.sentences_embedded += len(todo)
+        return {t: sentences.pack(np.vstack([vecs[text_hash(x)] for x in parts]))
+                for t, parts in split.items() if parts}
+
     def _tick(self, source: str, sr: SourceRun) -> None:
         self.docs_seen += 1
         self.bar.update(1)
@@ -277,7 +301,8 @@ class Ingest:
         rate = self.record.chunks_embedded / elapsed if elapsed > 0 else 0.0
         if self.opts.progress:
             self.bar.set_postfix(source=source, chunks_embedded=self.record.chunks_embedded,
-                                 chunks_per_s=f"{rate:.0f}", refresh=False)
+                                 sentences=self.record.sentences_embedded, chunks_per_s=f"{rate:.0f}",
+                                 refresh=False)
         if elapsed - self._last_save > 2.0:
             self._last_save = elapsed
             self.record.progress = self.progress(source, elapsed, rate)
@@ -291,7 +316,8 @@ class Ingest:
             eta = round(elapsed / self.docs_seen * left, 1)
         return {"source": source, "documents": self.docs_seen,
                 "documents_expected": self.docs_expected,
-                "chunks_embedded": self.record.chunks_embedded, "chunks_per_s": round(rate, 1),
+                "chunks_embedded": self.record.chunks_embedded,
+                "sentences_embedded": self.record.sentences_embedded, "chunks_per_s": round(rate, 1),
                 "elapsed_s": round(elapsed, 1), "eta_s": eta}
 
 

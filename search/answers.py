@@ -10,7 +10,6 @@ sides and sweeps the threshold (search/evaluation/answers.py).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 from index.gaps import NO_ANSWER, GapLog
 from index.generations import IndexReader
 from index.rows import ChunkHit
+from index.sentences import split_sentences
 from index.settings import AnswerSettings
 
 from .experts import Expert
@@ -30,8 +30,6 @@ from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_cita
 from .permissions import LOCAL, Viewer
 from .searcher import MAX_QUERY_CHARS, Searcher
 from .snippets import _stem_prefix, plain_text, query_terms
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[A-Z0-9])|\n+")
 
 
 @dataclass
@@ -87,15 +85,6 @@ class Answer:
                 "asked_before": self.asked_before.to_json() if self.asked_before else None,
                 "experts": [e.to_json() for e in self.experts], "ask_link": self.ask_link,
                 "took_ms": round(self.took_ms, 2)}
-
-
-def split_sentences(text: str) -> list[str]:
-    out = []
-    for s in _SENTENCE_END.split(text):
-        s = re.sub(r"^[\s\-*#>•\d.)]+", "", s).strip()
-        if len(s) >= 20 and re.search(r"[A-Za-z]{3}", s):
-            out.append(s[:400])
-    return out
 
 
 def keyword_overlap(question: str, sentence: str) -> float:

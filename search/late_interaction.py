@@ -47,7 +47,7 @@ from index import impacts, token_vectors
 from index.generations import IndexReader
 from index.token_vectors import Tokens
 
-from .candidates import Candidate
+from .candidates import Candidate, add_normalised, group_starts
 
 WORD = re.compile(r"\w+")
 MAX_CHUNKS = 4  # per document: the shown chunk and its first others
@@ -85,8 +85,7 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     head = cands[:top]
     if weight <= 0 or len(head) < 2 or not tokens.spans:
         return cands
-    by_doc = reader.docs().chunks_of([c.doc_id for c in head])
-    chunk_ids = [_chunks(c, by_doc.get(c.doc_id, [])) for c in head]
+    chunk_ids = document_chunks(reader, head)
     bits = token_vectors.get(reader.store.db, [i for ids in chunk_ids for i in ids])
     blobs = [[bits[i] for i in ids if bits.get(i)] for ids in chunk_ids]
     if not all(blobs):  # before the query's weights: a store without token vectors costs one read
@@ -100,21 +99,14 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     flat = [b for doc in blobs for b in doc]
     sims = token_vectors.similarities(b"".join(flat), q)
     width = token_vectors.row_bytes(q.shape[1])
-    per_chunk = np.maximum.reduceat(sims, _starts([len(b) // width for b in flat]), axis=1)
-    per_doc = np.maximum.reduceat(per_chunk, _starts([len(doc) for doc in blobs]), axis=1)
-    s = q_w @ per_doc
-    lo, hi = s.min(), s.max()
-    norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
-    for c, x in zip(head, norm, strict=True):
-        c.score += weight * float(x)
-    return sorted(head, key=lambda c: -c.score) + cands[top:]
+    per_chunk = np.maximum.reduceat(sims, group_starts([len(b) // width for b in flat]), axis=1)
+    per_doc = np.maximum.reduceat(per_chunk, group_starts([len(doc) for doc in blobs]), axis=1)
+    return add_normalised(head, q_w @ per_doc, weight) + cands[top:]
 
 
-def _starts(lengths: list[int]) -> np.ndarray:
-    return np.r_[0, np.cumsum(lengths)[:-1]].astype(np.intp)
-
-
-def _chunks(c: Candidate, ids: list[int]) -> list[int]:
-    """The chunks a document is matched by: the one it is shown with, then its first others."""
-    rest = [i for i in ids if i != c.chunk_id][: MAX_CHUNKS - 1]
-    return [c.chunk_id, *rest]
+def document_chunks(reader: IndexReader, head: list[Candidate]) -> list[list[int]]:
+    """The chunks each document is matched by in the second stage: the one it is shown with,
+    then its first others (``MAX_CHUNKS`` in all)."""
+    by_doc = reader.docs().chunks_of([c.doc_id for c in head])
+    return [[c.chunk_id, *[i for i in by_doc.get(c.doc_id, []) if i != c.chunk_id][: MAX_CHUNKS - 1]]
+            for c in head]

@@ -31,7 +31,7 @@ from index.rows import ChunkHit
 from index.settings import SearchSettings
 from index.token_vectors import Tokens, token_encoder
 
-from . import late_interaction
+from . import late_interaction, sentence_evidence
 from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage, with_keyword
@@ -125,6 +125,9 @@ class Searcher:
         if qtok is not None:
             cands = late_interaction.rescore(reader, query, qtok, cands, self.settings.late_interaction,
                                              self.settings.late_interaction_top)
+        if qvec is not None and mode == "hybrid" and self.settings.sentence_weight > 0:
+            cands = sentence_evidence.rescore(reader, qvec, cands, self.settings.sentence_weight,
+                                              self.settings.late_interaction_top)
         chunks: dict[int, ChunkHit] = {}
         if self.cross_encoder is not None:
             chunks = reader.store.chunks_by_ids([c.chunk_id for c in cands[: self.cross_encoder.top]])

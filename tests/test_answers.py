@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from index.gaps import GapLog
 from index.generations import Home, LiveIndex
+from index.sentences import split_sentences
 from index.settings import AnswerSettings, ExpertSettings, LlmSettings
 from ingest.pipeline import run_ingest
-from search.answers import Answerer, split_sentences
+from search.answers import Answerer
 from search.experts import ExpertFinder
 from search.llm import ChatClient
 from search.searcher import Searcher

@@ -67,9 +67,12 @@ def test_editing_one_page_reembeds_only_its_new_chunks(settings, wiki, fake_embe
     rec = run_ingest(settings, fake_embedder)
     assert rec.sources["wiki"].updated == 1
     assert rec.sources["wiki"].unchanged == 2
-    assert len(fake_embedder.encoded) == 1
+    # the changed chunk, then its one new sentence (sentence evidence); its other sentences are cached
+    assert len(fake_embedder.encoded) == 2
     assert "Freeze deploys" in fake_embedder.encoded[0]
+    assert fake_embedder.encoded[1] == "Freeze deploys during the holidays."
     assert rec.chunks_embedded == rec.sources["wiki"].chunks_embedded == 1  # the run record says so
+    assert rec.sentences_embedded == 1
     assert index_status(settings).runs[0]["chunks_embedded"] == 1
 
 

@@ -37,7 +37,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         kept = "" if record.changed else " kept (no changes)"
         print(f"run {record.id}: {record.status} in {record.seconds:.1f}s, generation "
-              f"{record.generation}{kept}, {record.chunks_embedded} chunks embedded")
+              f"{record.generation}{kept}, {record.chunks_embedded} chunks embedded"
+              + (f", {record.sentences_embedded} sentences" if record.sentences_embedded else ""))
         for name, s in record.sources.items():
             line = (f"  {name}: +{s.added} ~{s.updated} -{s.deleted} ={s.unchanged} "
                     f"failed {s.failed}, {s.chunks_embedded} chunks embedded")
@@ -187,7 +188,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             p = r["progress"]
             eta = f", ETA {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
             print(f"  in progress: {p['source']}, {p['documents']} documents, "
-                  f"{p['chunks_per_s']} chunks/s{eta}")
+                  f"{p['chunks_per_s']} chunks/s, {p.get('sentences_embedded', 0)} sentences encoded{eta}")
     for n in st.next_runs:
         print(f"next run: {n['at']} ({n['sources']}, cron {n['cron']})")
     return 0

@@ -83,7 +83,7 @@ class EvalReport:
 def standard_methods(configured: SearchSettings) -> list[Method]:
     """Keyword, dense, plain fusions, the configured fusion alone, the second stage without
     late interaction (when on) and the full configuration."""
-    first = replace(configured, rescore=False, cross_encoder="", late_interaction=0.0)
+    first = replace(configured, rescore=False, cross_encoder="", late_interaction=0.0, sentence_weight=0.0)
     plain = replace(first, mode="hybrid", keyword_weight=0.5, document_keyword_weight=0.0)
     return [
         Method("keyword (BM25)", replace(first, mode="keyword")),
@@ -93,6 +93,8 @@ def standard_methods(configured: SearchSettings) -> list[Method]:
         Method(f"configured first stage ({configured.fusion})", replace(first, mode="hybrid")),
         *([Method("configured without late interaction", replace(configured, late_interaction=0.0))]
           if configured.late_interaction > 0 else []),
+        *([Method("configured without sentence evidence", replace(configured, sentence_weight=0.0))]
+          if configured.sentence_weight > 0 else []),
         Method("configured (+ second stage)", configured),
     ]
 
