@@ -6,7 +6,7 @@ each chunk's sentences alone (no title) and keeps their vectors, so the second s
 how well a top document's best *sentence* matches the query, not only its best chunk
 (``search/sentence_evidence.py``). A sentence vector is kept as 8-bit codes (384 bytes for
 MiniLM's 384 dimensions; each row scaled by its largest component, so no scale is stored:
-the scoring renormalises the rows), all of a chunk's in one row of the store's
+the scoring divides by each row's norm), all of a chunk's in one row of the store's
 ``chunk_sentences`` table, so they are copied, published and removed with their generation.
 The vectors themselves are cached like the chunks' (``EmbeddingCache``, by text hash).
 """
@@ -53,10 +53,11 @@ def pack(vectors: np.ndarray) -> bytes:
     return np.rint(v / scale * 127).astype(np.int8).tobytes()
 
 
-def unpack(blob: bytes, dim: int) -> np.ndarray:
-    """``pack``'s rows back as unit vectors (float32)."""
+def cosines(blob: bytes, dim: int, query: np.ndarray) -> np.ndarray:
+    """Cosine of each of ``pack``'s rows with the unit vector ``query``: the product with the
+    rows as stored, divided by their norms (half the time of normalising the rows first)."""
     v = np.frombuffer(blob, dtype=np.int8).reshape(-1, dim).astype("float32")
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return (v @ np.asarray(query, dtype="float32")) / np.maximum(np.sqrt(np.einsum("ij,ij->i", v, v)), 1e-12)
 
 
 # ---- the store's table (migration m007_chunk_sentences) ----------------------------------------

@@ -137,12 +137,12 @@ class SearchSettings:
     late_interaction_top: int = _f(
         30, "How many top fused documents late interaction and sentence evidence re-score.")
     sentence_weight: float = _f(
-        0.2,
+        0.1,
         "Weight of sentence evidence in the second stage: a top document's best sentence's "
         "cosine with the query (each chunk's sentences encoded alone at indexing, kept as 8-bit "
         "codes), added to its fused score. 0 = off, and indexing then encodes no sentences; "
         "turning it on re-stores every chunk at the next index run (the sentences are encoded "
-        "once: ~3x the chunk count, measured in the README).",
+        "once: ~3.7 a chunk; see the README's 'Evaluating retrieval').",
     )
     cross_encoder: str = _f(
         "",

@@ -104,9 +104,9 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     return add_normalised(head, q_w @ per_doc, weight) + cands[top:]
 
 
-def document_chunks(reader: IndexReader, head: list[Candidate]) -> list[list[int]]:
+def document_chunks(reader: IndexReader, head: list[Candidate], most: int = MAX_CHUNKS) -> list[list[int]]:
     """The chunks each document is matched by in the second stage: the one it is shown with,
-    then its first others (``MAX_CHUNKS`` in all)."""
+    then its first others (``most`` in all)."""
     by_doc = reader.docs().chunks_of([c.doc_id for c in head])
-    return [[c.chunk_id, *[i for i in by_doc.get(c.doc_id, []) if i != c.chunk_id][: MAX_CHUNKS - 1]]
+    return [[c.chunk_id, *[i for i in by_doc.get(c.doc_id, []) if i != c.chunk_id][: most - 1]]
             for c in head]

@@ -52,8 +52,9 @@ form appended, or the reverse), same-run A/B against 0.7552 / 0.8825: into the k
 the dense vector or everything, SciFact 0.7503-0.7534 (the long form dilutes the query, and
 abstracts define their own acronyms, so a relevant one holds both forms); only towards the form
 the corpus uses more, 0.7552-0.7556 (56 queries expanded); cardano.SE 0.8807-0.8829.
-Measured offline and not built yet (2026-11-27, over the dumped runs, against 0.7535 / 0.8915
-with late interaction there): each top-30 document's best *sentence* cosine with the query
+Measured offline first (2026-11-27, over the dumped runs, against 0.7535 / 0.8915
+with late interaction there), then built as ``search/sentence_evidence.py``: each top-30
+document's best *sentence* cosine with the query
 (sentences encoded alone, without the title), min-max normalised and added at weight 0.05 /
 0.1 / 0.2: SciFact 0.7568 / 0.7598 / 0.7613 (+0.63 at 0.1, 95% paired bootstrap +0.21 to
 +1.08), cardano.SE 0.8930 / 0.8916 / 0.8903. Its cost is a second set of vectors, ~8.7
@@ -63,7 +64,7 @@ or sign bits, gain nothing (SciFact -0.17 to +0.07); title-prefixed sentences +0
 Then in the product's evaluation (the configured search with the feature added after late
 interaction, sentence vectors precomputed, same run each; without it 0.7552 / 0.8825): weight
 0.1 0.7603 / 0.8861, 0.15 0.7601 / -, 0.2 0.7607 / 0.8849, 0.3 0.7619 / 0.8811 (plain fusion
-0.7414 on SciFact: +1.9 to +2.05).
+0.7414 on SciFact: +1.9 to +2.05). As built, its figures are in ``search/sentence_evidence.py``.
 
 Optional: a sentence-transformers ``CrossEncoder`` (``[search] cross_encoder``) re-orders
 the top ``cross_encoder_top`` documents by its score of (query, best passage).

@@ -126,6 +126,8 @@ class Searcher:
             cands = late_interaction.rescore(reader, query, qtok, cands, self.settings.late_interaction,
                                              self.settings.late_interaction_top)
         if qvec is not None and mode == "hybrid" and self.settings.sentence_weight > 0:
+            # after late interaction, in this thread: beside it in a worker thread measured slower
+            # (23.3 against 21.4 ms a search at 1M chunks; the two contend for the GIL)
             cands = sentence_evidence.rescore(reader, qvec, cands, self.settings.sentence_weight,
                                               self.settings.late_interaction_top)
         chunks: dict[int, ChunkHit] = {}
