@@ -44,14 +44,14 @@ def rescore(reader: IndexReader, qvec: np.ndarray, cands: list[Candidate], weigh
     """``cands`` (best first) with ``weight`` x the normalised best-sentence cosine added to the
     top ``top``; unchanged when any of them has no sentence vectors (indexed with it off)."""
     head = cands[:top]
-    if weight <= 0 or len(head) < 2:
+    dim = len(qvec)
+    if weight <= 0 or len(head) < 2 or dim != reader.vectors.dim:  # another model's query: no evidence
         return cands
     chunk_ids = document_chunks(reader, head, CHUNKS)
     codes = sentences.get(reader.store.db, [i for ids in chunk_ids for i in ids])
     blobs = [b"".join(codes[i] for i in ids if codes.get(i)) for ids in chunk_ids]
-    if not all(blobs):
+    if not all(b and len(b) % dim == 0 for b in blobs):
         return cands
-    dim = len(qvec)
     sims = sentences.cosines(b"".join(blobs), dim, qvec)
     best = np.maximum.reduceat(sims, group_starts([len(b) // dim for b in blobs]))
     return add_normalised(head, best, weight) + cands[top:]

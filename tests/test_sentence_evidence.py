@@ -106,6 +106,8 @@ def test_the_document_with_the_best_matching_sentence_is_lifted(settings, fake_e
     assert [c.score for c in moved] == pytest.approx([0.9 + 0.2, 1.0])  # min-max over the top
     only_first = sentence_evidence.rescore(reader, qvec, fresh(), 0.2, 1)  # one document: nothing to compare
     assert [c.score for c in only_first] == [1.0, 0.9]
+    other_model = np.full(384, 384 ** -0.5, dtype="float32")  # a query encoded by a model of another size
+    assert [c.score for c in sentence_evidence.rescore(reader, other_model, fresh(), 0.2, 30)] == [1.0, 0.9]
 
     # a document indexed without sentence vectors: the ranking is left as fused
     stored = sentence_evidence.sentences.get

@@ -216,7 +216,9 @@ def test_new_commits_reread_only_the_pages_they_touch_with_authorship_as_a_full_
     assert passes == []
     assert sorted(read_pages) == ["finance/travel.md", "onboarding.md"]
     assert (run.updated, run.added, run.deleted, run.unchanged) == (1, 1, 1, 1)
-    assert len(fake_embedder.encoded) == 1 and "standing desk" in fake_embedder.encoded[0]  # the move: none
+    # the edited chunk and its one new sentence (sentence evidence); the move: none
+    assert fake_embedder.encoded[1:] == ["And a standing desk on request."]
+    assert "standing desk" in fake_embedder.encoded[0]
     assert run.chunks_embedded == 1
     fresh = Settings(home=tmp_path / "fresh", sources=settings.sources)
     run_ingest(fresh, fake_embedder)
