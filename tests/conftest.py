@@ -102,3 +102,37 @@ def settings(tmp_path: Path, wiki: Path) -> Settings:
         sources=[SourceSettings(name="wiki", kind="markdown", path=str(wiki),
                                 url="https://wiki.example/{path}")],
     )
+
+
+def count_rows(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def rerun_without_a_page(settings: Settings, wiki: Path, embedder, table: str, calls: list[str]) -> None:
+    """Delete a page of the ``wiki`` fixture and re-index: ``table`` (per-chunk second-stage
+    evidence) still has one row per chunk, and nothing was encoded (``calls``)."""
+    from index.generations import Home
+    from ingest.pipeline import run_ingest
+
+    (wiki / "expenses.md").unlink()
+    calls.clear()
+    run_ingest(settings, embedder)
+    reader = Home(settings.home).open_reader()
+    assert count_rows(reader.store.db, table) == count_rows(reader.store.db, "chunks")
+    reader.close()
+    assert calls == []  # the rest came from the embedding cache
+
+
+def index_with_rows_per_chunk(settings: Settings, embedder, table: str, column: str) -> list[tuple[str, bytes]]:
+    """Index ``settings``' sources; (chunk text, ``column``) of ``table``'s row for every chunk
+    (per-chunk second-stage evidence: exactly one each)."""
+    from index.generations import Home
+    from ingest.pipeline import run_ingest
+
+    run_ingest(settings, embedder)
+    reader = Home(settings.home).open_reader()
+    db = reader.store.db
+    rows = db.execute(f"SELECT c.text, t.{column} FROM chunks c JOIN {table} t ON t.chunk_id = c.id").fetchall()
+    assert len(rows) == count_rows(db, "chunks") > 0
+    reader.close()
+    return rows

@@ -14,7 +14,7 @@ from ingest.pipeline import run_ingest
 from search import late_interaction
 from search.candidates import Candidate
 
-from .conftest import FakeEmbedder
+from .conftest import FakeEmbedder, count_rows, index_with_rows_per_chunk, rerun_without_a_page
 
 
 class FakeTokenEmbedder(FakeEmbedder):
@@ -45,10 +45,6 @@ def token_embedder() -> FakeTokenEmbedder:
     return FakeTokenEmbedder()
 
 
-def _count(db, table: str) -> int:
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
 @pytest.mark.parametrize("dim", [384, 100])
 def test_sign_bits_keep_which_token_is_closest(dim):
     rng = np.random.default_rng(0)
@@ -61,35 +57,24 @@ def test_sign_bits_keep_which_token_is_closest(dim):
 
 
 def test_indexing_keeps_each_chunks_token_vectors_and_drops_them_with_it(settings, token_embedder, wiki):
-    run_ingest(settings, token_embedder)
-    reader = Home(settings.home).open_reader()
-    db = reader.store.db
-    rows = db.execute("SELECT c.id, c.text, t.bits FROM chunks c JOIN chunk_tokens t ON t.chunk_id = c.id").fetchall()
-    assert len(rows) == _count(db, "chunks") > 0
-    for _, text, bits in rows:  # one row of sign bits per word piece of the embedded text (64 dims: 8 bytes)
+    rows = index_with_rows_per_chunk(settings, token_embedder, "chunk_tokens", "bits")
+    for text, bits in rows:  # one row of sign bits per word piece of the embedded text (64 dims: 8 bytes)
         assert len(bits) // 8 >= len(re.findall(r"\w+", text))
-    reader.close()
 
-    (wiki / "expenses.md").unlink()
-    token_embedder.token_calls.clear()
-    run_ingest(settings, token_embedder)
-    reader = Home(settings.home).open_reader()
-    assert _count(reader.store.db, "chunk_tokens") == _count(reader.store.db, "chunks")
-    assert token_embedder.token_calls == []  # the rest came from the embedding cache
-    reader.close()
+    rerun_without_a_page(settings, wiki, token_embedder, "chunk_tokens", token_embedder.token_calls)
 
 
 def test_off_keeps_no_token_vectors_and_turning_it_on_adds_them(settings, token_embedder):
     settings.search.late_interaction = 0.0
     run_ingest(settings, token_embedder)
     reader = Home(settings.home).open_reader()
-    assert _count(reader.store.db, "chunk_tokens") == 0 and token_embedder.token_calls == []
+    assert count_rows(reader.store.db, "chunk_tokens") == 0 and token_embedder.token_calls == []
     reader.close()
 
     settings.search.late_interaction = 0.3  # the next run re-stores every chunk with its tokens
     run_ingest(settings, token_embedder)
     reader = Home(settings.home).open_reader()
-    assert _count(reader.store.db, "chunk_tokens") == _count(reader.store.db, "chunks") > 0
+    assert count_rows(reader.store.db, "chunk_tokens") == count_rows(reader.store.db, "chunks") > 0
     reader.close()
 
 

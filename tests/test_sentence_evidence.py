@@ -13,9 +13,7 @@ from ingest.pipeline import run_ingest
 from search import sentence_evidence
 from search.candidates import Candidate
 
-
-def _count(db, table: str) -> int:
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+from .conftest import count_rows, index_with_rows_per_chunk, rerun_without_a_page
 
 
 def test_sentences_end_before_a_capital_not_inside_abbreviations_or_code():
@@ -50,21 +48,10 @@ def test_eight_bit_codes_keep_the_cosines(dim):
 
 
 def test_indexing_keeps_each_chunks_sentences_and_removes_them_with_the_page(settings, wiki, fake_embedder):
-    run_ingest(settings, fake_embedder)
-    reader = Home(settings.home).open_reader()
-    db = reader.store.db
-    rows = db.execute("SELECT c.text, s.codes FROM chunks c JOIN chunk_sentences s ON s.chunk_id = c.id").fetchall()
-    assert len(rows) == _count(db, "chunks") > 0
+    rows = index_with_rows_per_chunk(settings, fake_embedder, "chunk_sentences", "codes")
     assert all(len(codes) == len(chunk_sentences(text)) * fake_embedder.dim for text, codes in rows)
-    reader.close()
 
-    (wiki / "expenses.md").unlink()
-    fake_embedder.encoded.clear()
-    run_ingest(settings, fake_embedder)
-    reader = Home(settings.home).open_reader()
-    assert _count(reader.store.db, "chunk_sentences") == _count(reader.store.db, "chunks")
-    assert fake_embedder.encoded == []  # nothing new to encode
-    reader.close()
+    rerun_without_a_page(settings, wiki, fake_embedder, "chunk_sentences", fake_embedder.encoded)
 
 
 def test_off_encodes_no_sentences_and_turning_it_on_adds_them_from_one_encoding(settings, fake_embedder):
@@ -72,7 +59,7 @@ def test_off_encodes_no_sentences_and_turning_it_on_adds_them_from_one_encoding(
     rec = run_ingest(settings, fake_embedder)
     reader = Home(settings.home).open_reader()
     chunks = [r[0] for r in reader.store.db.execute("SELECT text FROM chunks")]
-    assert _count(reader.store.db, "chunk_sentences") == 0 and rec.sentences_embedded == 0
+    assert count_rows(reader.store.db, "chunk_sentences") == 0 and rec.sentences_embedded == 0
     assert len(fake_embedder.encoded) == len(chunks)
     reader.close()
 
@@ -80,7 +67,7 @@ def test_off_encodes_no_sentences_and_turning_it_on_adds_them_from_one_encoding(
     fake_embedder.encoded.clear()
     rec = run_ingest(settings, fake_embedder)
     reader = Home(settings.home).open_reader()
-    assert _count(reader.store.db, "chunk_sentences") == _count(reader.store.db, "chunks")
+    assert count_rows(reader.store.db, "chunk_sentences") == count_rows(reader.store.db, "chunks")
     wanted = {s for t in chunks for s in chunk_sentences(t)}
     assert set(fake_embedder.encoded) == wanted  # the chunks' own vectors came from the cache
     assert rec.sentences_embedded == len(wanted)
