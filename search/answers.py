@@ -11,6 +11,7 @@ sides and sweeps the threshold (search/evaluation/answers.py).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from index import sentences
 from index.gaps import NO_ANSWER, GapLog
 from index.generations import IndexReader
 from index.rows import ChunkHit
@@ -133,6 +135,20 @@ class Answerer:
         self._finish(ans)
         yield "answer", ans
 
+    def _sentence_similarities(self, reader: IndexReader, question: str, passages: list[tuple[ChunkHit, float]],
+                               sents: list[tuple[int, str]]) -> np.ndarray:
+        """Each sentence's cosine with the question: from the sentence vectors kept at indexing
+        (``[search] sentence_weight`` on; a chunk's rows are its sentences in this order) when
+        every passage has them, else encoded now (~30 sentences: most of an answer's time)."""
+        qvec = self.searcher.embedder.encode([question])[0]
+        dim = len(qvec)
+        stored = sentences.get(reader.store.db, [ch.id for ch, _ in passages]) if dim == reader.vectors.dim else {}
+        counts = Counter(i for i, _ in sents)
+        blobs = [stored.get(ch.id, b"") for i, (ch, _) in enumerate(passages) if counts[i]]
+        if all(len(b) == counts[i] * dim for i, b in zip(sorted(counts), blobs, strict=True)):
+            return sentences.cosines(b"".join(blobs), dim, qvec)
+        return self.searcher.embedder.encode([s for _, s in sents]) @ qvec
+
     def _use_generated(self, ans: Answer, text: str, passages: list[tuple[ChunkHit, float]]) -> None:
         cited = check_citations(text, set(range(1, len(passages) + 1)))
         ans.citations = [self._citation(n, passages[n - 1][0], passages[n - 1][0].text[:300])
@@ -147,7 +163,7 @@ class Answerer:
             return None, ans
         reader = self.searcher.index.get()
         cands = self._candidates(reader, ans.question, viewer)
-        self._extractive(ans, cands)
+        self._extractive(reader, ans, cands)
         return self._asked_before(reader, cands, floor=-1.0), ans
 
     def _candidates(self, reader: IndexReader, question: str, viewer: Viewer) -> list[tuple[ChunkHit, float]]:
@@ -171,16 +187,15 @@ class Answerer:
             ans.answer, ans.confident, ans.confidence = ab.answer, True, ab.similarity
             ans.citations = [Citation(1, ab.doc_id, ab.title, ab.url, ab.answer[:300], ab.author, ab.at)]
             return ans, passages
-        self._extractive(ans, cands)
+        self._extractive(reader, ans, cands)
         return ans, passages
 
-    def _extractive(self, ans: Answer, cands: list[tuple[ChunkHit, float]]) -> None:
+    def _extractive(self, reader: IndexReader, ans: Answer, cands: list[tuple[ChunkHit, float]]) -> None:
         passages = _diverse([c for c in cands if quotable(c[0])], self.settings.passages)
         sents = [(i, s) for i, (ch, _) in enumerate(passages) for s in split_sentences(ch.text)]
         if not sents:
             return
-        vecs = self.searcher.embedder.encode([ans.question] + [s for _, s in sents])
-        sims = vecs[1:] @ vecs[0]
+        sims = self._sentence_similarities(reader, ans.question, passages, sents)
         kw = np.array([keyword_overlap(ans.question, s) for _, s in sents])
         scores = sims + self.settings.keyword_weight * kw
         order = np.argsort(-scores)

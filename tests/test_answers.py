@@ -39,6 +39,23 @@ def test_split_sentences_drops_fragments():
     assert s == ["You can expense a desk.", "Chairs too, up to 500 dollars!"]
 
 
+@pytest.mark.parametrize("sentence_weight", [0.1, 0.0])
+def test_answers_use_the_sentence_vectors_kept_at_indexing(settings, fake_embedder, sentence_weight):
+    """With sentence evidence on, an answer encodes only the question (its ~30 sentences were
+    encoded at indexing, the most of an answer's time); off, it encodes them, to the same answer."""
+    settings.search.sentence_weight = sentence_weight
+    run_ingest(settings, fake_embedder)
+    s = Searcher(LiveIndex(Home(settings.home)), fake_embedder, settings.search)
+    fake_embedder.encoded.clear()
+    ans = Answerer(s, AnswerSettings(min_confidence=0.3)).ask("how much can I expense for a desk and chair")
+    assert "500 dollars" in ans.answer and ans.citations[0].doc_id == "wiki/expenses.md"
+    question = "how much can I expense for a desk and chair"
+    if sentence_weight:
+        assert set(fake_embedder.encoded) == {question}
+    else:
+        assert "You can expense a desk and a chair for your home office up to 500 dollars." in fake_embedder.encoded
+
+
 def test_extractive_answer_cites_the_passage_it_quotes(answerer):
     ans = answerer.ask("how much can I expense for a desk and chair for my home office")
     assert ans.confident
