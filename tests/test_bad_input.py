@@ -208,6 +208,31 @@ def test_a_topic_with_fields_of_the_wrong_type_says_it_is_not_as_discourse_write
     assert failures == {"t/101.json": "not a Discourse topic as expected (TypeError: unhashable type: 'dict')"}
 
 
+def test_discourse_topics_without_a_numeric_id_fail_alone_instead_of_overwriting_each_other(
+        tmp_path: Path, fake_embedder):
+    import json
+    import shutil
+
+    from .conftest import REPO
+
+    forum = tmp_path / "forum"
+    shutil.copytree(REPO / "tests" / "fixtures" / "discourse", forum)
+    for name, tid in (("101", None), ("102", "abc")):  # both were indexed as forum/None
+        topic = json.loads((forum / "t" / f"{name}.json").read_text())
+        if tid is None:
+            del topic["id"]
+        else:
+            topic["id"] = tid
+        write(forum / "t" / f"{name}.json", json.dumps(topic))
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(name="forum", kind="discourse",
+                                                                        path=str(forum))])
+    run_ingest(settings, fake_embedder)
+    docs, failures = _indexed(settings)
+    assert failures == {"t/101.json": "topic id is not a number: 'None'",
+                        "t/102.json": "topic id is not a number: 'abc'"}
+    assert "forum/None" not in docs and "forum/104" in docs  # the others are read as before
+
+
 def test_a_mediawiki_page_that_parses_for_ever_is_skipped_after_the_time_limit(tmp_path: Path, fake_embedder):
     import time
 

@@ -133,6 +133,9 @@ class DiscourseSource:
             return Failure(self.name, rel, "not a Discourse topic (no post_stream)")
         if topic.get("archetype") == "private_message":
             return None  # personal messages are never indexed
+        tid = topic.get("id")
+        if isinstance(tid, bool) or not str(tid).isdigit():  # two such topics would overwrite each other
+            return Failure(self.name, rel, f"topic id is not a number: {str(tid)[:40]!r}")
         return self.document(topic, categories)
 
     def visible_to(self, topic: dict[str, Any], categories: dict[int, Category]) -> list[str]:
