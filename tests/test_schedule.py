@@ -71,12 +71,14 @@ def test_bad_cron_is_a_config_error(tmp_path):
 def test_status_page_shows_runs_failures_and_next_run(settings, wiki, fake_embedder):
     settings.schedule.cron = "*/30 * * * *"
     write(wiki / "bad.md", b"\xff\xfe\x00junk")
-    run_ingest(settings, fake_embedder)
+    rec = run_ingest(settings, fake_embedder)
     c = TestClient(create_app(settings, embedder=fake_embedder))
     soup = BeautifulSoup(c.get("/admin").text, "html.parser")
     rows = soup.select("#runs tbody tr")
     assert len(rows) == 1 and "ok" in rows[0].get_text()
     assert "+3" in rows[0].get_text()
+    cells = [td.get_text() for td in rows[0].select("td")]  # chunks embedded, sentences encoded
+    assert cells[-2:] == [str(rec.chunks_embedded), str(rec.sentences_embedded)] and rec.sentences_embedded > 0
     assert "bad.md" in soup.select_one("#failures").get_text()
     assert "*/30 * * * *" in soup.select_one("#next-runs").get_text()
     st = c.get("/api/status").json()

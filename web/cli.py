@@ -183,7 +183,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
     for r in st.runs[:5]:
         print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
-              f"{r['chunks_embedded']} chunks embedded){' ' + r['error'] if r['error'] else ''}")
+              f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences)"
+              f"{' ' + r['error'] if r['error'] else ''}")
         if r["status"] == "running" and r["progress"]:
             p = r["progress"]
             eta = f", ETA {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
