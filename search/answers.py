@@ -140,7 +140,7 @@ class Answerer:
         """Each sentence's cosine with the question: from the sentence vectors kept at indexing
         (``[search] sentence_weight`` on; a chunk's rows are its sentences in this order) when
         every passage has them, else encoded now (~30 sentences: most of an answer's time)."""
-        qvec = self.searcher.embedder.encode([question])[0]
+        qvec = self.searcher.query_vector(question)
         dim = len(qvec)
         stored = sentences.get(reader.store.db, [ch.id for ch, _ in passages]) if dim == reader.vectors.dim else {}
         counts = Counter(i for i, _ in sents)

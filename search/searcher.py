@@ -15,6 +15,7 @@ candidates (used by the evaluation); ``search`` adds snippets, authors, facets a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -87,6 +88,8 @@ class Searcher:
         self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
                               if settings.cross_encoder else None)
         self._allowed_cache: OrderedDict[tuple[str, ChunkFilter, bool], np.ndarray] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[np.ndarray, Tokens | None]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     # ---- ranking ---------------------------------------------------------------------
 
@@ -137,12 +140,27 @@ class Searcher:
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
 
     def _encode(self, query: str) -> tuple[np.ndarray, Tokens | None]:
-        """The query's vector, and its token vectors when late interaction is on."""
+        """The query's vector, and its token vectors when late interaction is on; kept for the
+        last queries, so an answer's own look at its question costs no second encoding."""
+        with self._recent_lock:
+            found = self._recent.get(query)
+        if found is not None:
+            return found
         enc = token_encoder(self.embedder)
         if enc is None or self.settings.mode != "hybrid" or self.settings.late_interaction <= 0:
-            return self.embedder.encode([query])[0], None
-        vecs, toks = enc.encode_with_tokens([query])
-        return vecs[0], toks[0]
+            out: tuple[np.ndarray, Tokens | None] = (self.embedder.encode([query])[0], None)
+        else:
+            vecs, toks = enc.encode_with_tokens([query])
+            out = (vecs[0], toks[0])
+        with self._recent_lock:
+            self._recent[query] = out
+            while len(self._recent) > 64:
+                self._recent.popitem(last=False)
+        return out
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """``query``'s vector as searching it encodes it (kept from a search just made)."""
+        return self._encode(clean_query(query))[0]
 
     def _evidence(self, reader: IndexReader, qvec: np.ndarray | None, kw: Scored, dn: Scored,
                   doc_hits: dict[str, float]) -> tuple[Scored, Scored, dict[str, float], Scored]:
@@ -226,8 +244,7 @@ class Searcher:
     def _dense_hits(self, reader: IndexReader, query: str, n: int, flt: ChunkFilter | None
                     ) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the ``n`` chunks most similar to a query, passing ``flt``."""
-        qv = self.embedder.encode([query])[0]
-        return self.dense.retrieve(reader.vectors, qv, n, self._allowed(reader, flt))
+        return self.dense.retrieve(reader.vectors, self.query_vector(query), n, self._allowed(reader, flt))
 
     def experts(self, query: str, k: int | None = None, viewer: Viewer = LOCAL,
                 flt: ChunkFilter | None = None) -> list[Expert]:
