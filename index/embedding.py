@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .models import text_hash
 from .rows import in_batches
 from .settings import EmbeddingSettings
 from .token_vectors import Tokens, token_encoder, trimmed
@@ -250,6 +251,18 @@ class EmbeddingCache:
             out += self.db.execute(f"SELECT hash, {column} FROM {table} WHERE model = ? AND hash IN ({marks})",
                                    [model, *part]).fetchall()
         return out
+
+    def vectors_for(self, embedder: Embedder, texts: list[str]) -> tuple[dict[str, np.ndarray], int]:
+        """``texts``' vectors by text hash (``index.models.text_hash``): the cached ones read,
+        the others encoded in one call and cached; and how many were encoded."""
+        by_hash = {text_hash(t): t for t in texts}
+        found = self.get_many(embedder.model_id, list(by_hash))
+        todo = {h: t for h, t in by_hash.items() if h not in found}
+        if todo:
+            fresh = dict(zip(todo, embedder.encode(list(todo.values())), strict=True))
+            self.put_many(embedder.model_id, fresh)
+            found.update(fresh)
+        return found, len(todo)
 
     def put_tokens(self, model: str, items: dict[str, bytes]) -> None:
         with self.db:

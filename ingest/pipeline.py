@@ -282,15 +282,8 @@ class Ingest:
         """Each chunk text's sentence vectors as 8-bit codes (``index/sentences.py``); the
         vectors come from the embedding cache when known, else are encoded and cached."""
         split = {c.text: chunk_sentences(c.text) for c in chunks}
-        by_hash = {text_hash(x): x for parts in split.values() for x in parts}
-        model = self.embedder.model_id
-        vecs = self.cache.get_many(model, list(by_hash))
-        todo = {h: x for h, x in by_hash.items() if h not in vecs}
-        if todo:
-            fresh = dict(zip(todo, self.embedder.encode(list(todo.values())), strict=True))
-            self.cache.put_many(model, fresh)
-            vecs.update(fresh)
-        self.record.sentences_embedded += len(todo)
+        vecs, encoded = self.cache.vectors_for(self.embedder, [x for parts in split.values() for x in parts])
+        self.record.sentences_embedded += encoded
         return {t: sentences.pack(np.vstack([vecs[text_hash(x)] for x in parts]))
                 for t, parts in split.items() if parts}
 

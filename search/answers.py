@@ -31,6 +31,7 @@ from .experts import Expert
 from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_citations
 from .permissions import LOCAL, Viewer
 from .searcher import MAX_QUERY_CHARS, Searcher
+from .sentence_evidence import stored_codes
 from .snippets import _stem_prefix, plain_text, query_terms
 
 
@@ -142,10 +143,11 @@ class Answerer:
         every passage has them, else encoded now (~30 sentences: most of an answer's time)."""
         qvec = self.searcher.query_vector(question)
         dim = len(qvec)
-        stored = sentences.get(reader.store.db, [ch.id for ch, _ in passages]) if dim == reader.vectors.dim else {}
-        counts = Counter(i for i, _ in sents)
-        blobs = [stored.get(ch.id, b"") for i, (ch, _) in enumerate(passages) if counts[i]]
-        if all(len(b) == counts[i] * dim for i, b in zip(sorted(counts), blobs, strict=True)):
+        counts = Counter(i for i, _ in sents)  # passage -> its sentences, in passage order
+        ids = [passages[i][0].id for i in counts]
+        stored = stored_codes(reader, ids, dim)
+        blobs = [stored.get(cid, b"") for cid in ids]
+        if all(len(b) == n * dim for b, n in zip(blobs, counts.values(), strict=True)):
             return sentences.cosines(b"".join(blobs), dim, qvec)
         return self.searcher.embedder.encode([s for _, s in sents]) @ qvec
 

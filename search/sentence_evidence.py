@@ -47,13 +47,20 @@ def rescore(reader: IndexReader, qvec: np.ndarray, cands: list[Candidate], weigh
     top ``top``; unchanged when any of them has no sentence vectors (indexed with it off)."""
     head = cands[:top]
     dim = len(qvec)
-    if weight <= 0 or len(head) < 2 or dim != reader.vectors.dim:  # another model's query: no evidence
+    if weight <= 0 or len(head) < 2:
         return cands
     chunk_ids = document_chunks(reader, head, CHUNKS)
-    codes = sentences.get(reader.store.db, [i for ids in chunk_ids for i in ids])
+    codes = stored_codes(reader, [i for ids in chunk_ids for i in ids], dim)
     blobs = [b"".join(codes[i] for i in ids if codes.get(i)) for ids in chunk_ids]
     if not all(b and len(b) % dim == 0 for b in blobs):
         return cands
     sims = sentences.cosines(b"".join(blobs), dim, qvec)
     best = np.maximum.reduceat(sims, group_starts([len(b) // dim for b in blobs]))
     return add_normalised(head, best, weight) + cands[top:]
+
+
+def stored_codes(reader: IndexReader, chunk_ids: list[int], dim: int) -> dict[int, bytes]:
+    """The chunks' sentence codes (``index/sentences.py``) for a query vector of ``dim``
+    dimensions; none when the index was built by a model of another size (its codes would be
+    read as rows of the wrong width) or without sentence evidence."""
+    return sentences.get(reader.store.db, chunk_ids) if dim == reader.vectors.dim else {}

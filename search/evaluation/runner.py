@@ -108,14 +108,8 @@ class CachedEmbedder:
         self._tokens: dict[str, tuple[np.ndarray, Tokens]] = {}  # queries encoded ahead (``prepare_tokens``)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        hashes = [text_hash(t) for t in texts]
-        found = self.cache.get_many(self.model_id, hashes)
-        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
-        if todo:
-            fresh = dict(zip(todo, self.embedder.encode(list(todo.values())), strict=True))
-            self.cache.put_many(self.model_id, fresh)
-            found.update(fresh)
-        return np.vstack([found[h] for h in hashes]) if texts else np.zeros((0, self.dim), "float32")
+        found, _ = self.cache.vectors_for(self.embedder, texts)
+        return np.vstack([found[text_hash(t)] for t in texts]) if texts else np.zeros((0, self.dim), "float32")
 
     @property
     def token_vectors(self) -> bool:
