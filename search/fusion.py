@@ -39,7 +39,9 @@ def _zscore(run: Run) -> Run:
 
 def _weighted(norm: Callable[[Run], Run]) -> Fuser:
     def fuse(runs: dict[str, Run], weights: dict[str, float], rrf_k: int = 60) -> dict[str, float]:
-        docs = {d for run in runs.values() for d in run}
+        # in order of first appearance, not a set's: equal scores keep one order across processes
+        # (a set of strings iterates in an order that changes with each process's hash seed)
+        docs = dict.fromkeys(d for run in runs.values() for d in run)
         out = dict.fromkeys(docs, 0.0)
         for name, run in runs.items():
             w = weights.get(name, 0.0)

@@ -51,3 +51,19 @@ def test_metrics():
     assert mrr_at(["n"] * 10 + ["x"], rels) == 0.0
     s = Scores.of({"q1": ["x"], "q2": []}, {"q1": {"x": 1}, "q2": {"z": 1}})
     assert (s.ndcg10, s.recall100, s.mrr10, s.queries) == (0.5, 0.5, 0.5, 2)
+
+
+@pytest.mark.parametrize("method", sorted(FUSERS))
+def test_equal_scores_keep_one_order_in_every_process(method):
+    """A restarted server (another hash seed) ranks documents with equal fused scores alike."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from search.fusion import FUSERS\n"
+            "runs = {'keyword': {f'doc/{i}': 1.0 for i in range(40)}, 'dense': {f'doc/{i}': 0.5 for i in range(40)}}\n"
+            f"fused = FUSERS[{method!r}](runs, {{'keyword': 0.5, 'dense': 0.5}}, 60)\n"
+            "print(sorted(fused, key=lambda d: -fused[d]))")
+    orders = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(orders) == 1
