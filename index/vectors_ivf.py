@@ -188,6 +188,13 @@ class CodeTable:
         row[order] = np.arange(n)
         self.ids = ids[order]
         self.list_of = np.repeat(np.arange(ivf.nlist, dtype=np.int32), sizes)[order]
+        # row of each id by direct lookup when the ids are dense enough (chunk ids are SQLite
+        # rowids: 4 bytes an id up to the largest; a binary search per id otherwise)
+        top = int(self.ids[-1]) + 1 if n else 0
+        self.row_of: np.ndarray | None = None
+        if n and self.ids[0] >= 0 and top <= 4 * n + 1024:
+            self.row_of = np.full(top, -1, dtype=np.int32 if n < 2**31 else np.int64)
+            self.row_of[self.ids] = np.arange(n)
         self.codes = np.empty((n, size), dtype=np.uint8)  # filled in place: one copy of the codes at a time
         at = 0
         for li, m in enumerate(sizes):
@@ -199,6 +206,13 @@ class CodeTable:
         self.centroids = ivf.quantizer.reconstruct_n(0, ivf.nlist) if ivf.by_residual else None
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
+        if self.row_of is not None:
+            inside = (ids >= 0) & (ids < len(self.row_of))
+            rows = self.row_of[np.where(inside, ids, 0)]
+            bad = ~inside | (rows < 0)
+            if bad.any():
+                raise KeyError(f"not in the vector index: {ids[bad][:5].tolist()}")
+            return rows
         rows = np.searchsorted(self.ids, ids)
         bad = rows >= len(self.ids)
         bad[~bad] = self.ids[rows[~bad]] != ids[~bad]

@@ -113,6 +113,20 @@ def test_ivf_reconstruct_decodes_as_faiss_does_and_follows_changes():
         ivf.reconstruct([5000])
 
 
+@pytest.mark.parametrize("step", [1, 3, 100_000])  # ids dense, with gaps, sparse
+def test_ivf_scores_find_each_id_however_the_ids_are_spread(step):
+    vecs = clustered(1000)
+    ids = np.arange(1000, dtype="int64") * step + 7
+    ivf = IvfSq8Vectors.build(ids, vecs, VectorSettings())
+    ask = [int(ids[999]), int(ids[0]), int(ids[400]), int(ids[400])]
+    q = vecs[11]
+    np.testing.assert_allclose(ivf.scores(ask, q), ivf.reconstruct(ask) @ q, atol=1e-5)
+    assert np.all(np.sum(ivf.reconstruct(ask) * vecs[[999, 0, 400, 400]], axis=1) > 0.99)
+    for absent in ([int(ids[5]) + 1] if step > 1 else []) + [-1, 0, int(ids[-1]) + 1, 2**40]:
+        with pytest.raises(KeyError):
+            ivf.scores([int(ids[3]), absent], q)
+
+
 def test_allowed_ids_limit_results_in_both_backends():
     vecs = clustered(3000)
     ids = np.arange(3000, dtype="int64")
