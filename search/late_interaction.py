@@ -5,9 +5,10 @@ word piece among the document's chunks (cosine of MiniLM's contextual token vect
 at indexing as sign bits, ``index/token_vectors.py``); the document's score is the sum of
 those best matches, each weighted by the idf of the query word the piece belongs to (from
 the whole-document BM25 postings, so "the" counts for little). A document's pieces are those
-of its chunks (up to 4: the one it is shown with and its first others). It is ColBERT's
-MaxSim with the sentence encoder's own token vectors; the query's pieces are binarised too,
-so each comparison is an XOR and a popcount (``token_vectors.similarities``).
+of its chunks (``SECOND_STAGE_CHUNKS``, 2: the one it is shown with and its first other;
+sentence evidence reads the same ones). It is ColBERT's MaxSim with the sentence encoder's
+own token vectors; the query's pieces are binarised too, so each comparison is an XOR and a
+popcount (``token_vectors.similarities``).
 The scores of the top documents are min-max normalised and added to their fused scores
 with weight ``[search] late_interaction``.
 
@@ -18,8 +19,11 @@ vectors, 0.7535 with sign bits, 0.7543 with sign bits and word idf as here; card
 run each, SciFact train / cardano.SE; without late interaction 0.7465 / 0.8772): weight 0.2
 0.7539 / 0.8831, 0.3 0.7567 / 0.8812, 0.5 0.7543 / 0.8802 (16 chunks a document); 4 chunks
 0.7560 / 0.8821, 1 chunk (weight 0.2) 0.7521 / 0.8830; each chunk scored alone, the best
-chunk's score the document's, 0.7553 / 0.8821. Weight 0.3 and 4 chunks are the defaults:
-the middle of a flat range, and the cheaper of equal choices. Re-tuning the first stage's
+chunk's score the document's, 0.7553 / 0.8821. Weight 0.3 and 4 chunks were the defaults:
+the middle of a flat range, and the cheaper of equal choices. With sentence evidence on
+(2026-11-28, one run each, SciFact train / cardano.SE / beer.SE): 4 chunks 0.7607 / 0.8861 /
+0.9594, 3 0.7602 / 0.8861, **2** 0.7618 / 0.8864 / 0.9615, 1 - / 0.8823; 2 is the default now,
+as good and half the reads (``search/candidates.py``). Re-tuning the first stage's
 weights with late interaction on gained nothing (offline, cardano.SE: 0.2/0.2 stays best).
 Also measured and not kept (2026-11-27): a soft maximum (log-sum-exp, temperature 0.02-0.12)
 instead of the hard one, +0.3 on SciFact with float vectors but +0.1 at most with sign bits
@@ -47,10 +51,9 @@ from index import impacts, token_vectors
 from index.generations import IndexReader
 from index.token_vectors import Tokens
 
-from .candidates import Candidate, add_normalised, group_starts
+from .candidates import Candidate, add_normalised, document_chunks, group_starts
 
 WORD = re.compile(r"\w+")
-MAX_CHUNKS = 4  # per document: the shown chunk and its first others
 
 
 def query_weights(reader: IndexReader, query: str, tokens: Tokens) -> np.ndarray:
@@ -79,13 +82,14 @@ def _word_at(text: str, start: int, end: int) -> str:
 
 
 def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candidate], weight: float,
-            top: int) -> list[Candidate]:
+            top: int, chunks: dict[str, list[int]] | None = None) -> list[Candidate]:
     """``cands`` (best first) with ``weight`` x the normalised late-interaction score added to
-    the top ``top``; unchanged when any of them has no token vectors (indexed with it off)."""
+    the top ``top``; unchanged when any of them has no token vectors (indexed with it off).
+    ``chunks``: the documents' second-stage chunks, as ``document_chunks`` keeps them."""
     head = cands[:top]
     if weight <= 0 or len(head) < 2 or not tokens.spans:
         return cands
-    chunk_ids = document_chunks(reader, head)
+    chunk_ids = document_chunks(reader, head, chunks)
     bits = token_vectors.get(reader.store.db, [i for ids in chunk_ids for i in ids])
     blobs = [[bits[i] for i in ids if bits.get(i)] for ids in chunk_ids]
     if not all(blobs):  # before the query's weights: a store without token vectors costs one read
@@ -102,11 +106,3 @@ def rescore(reader: IndexReader, query: str, tokens: Tokens, cands: list[Candida
     per_chunk = np.maximum.reduceat(sims, group_starts([len(b) // width for b in flat]), axis=1)
     per_doc = np.maximum.reduceat(per_chunk, group_starts([len(doc) for doc in blobs]), axis=1)
     return add_normalised(head, q_w @ per_doc, weight) + cands[top:]
-
-
-def document_chunks(reader: IndexReader, head: list[Candidate], most: int = MAX_CHUNKS) -> list[list[int]]:
-    """The chunks each document is matched by in the second stage: the one it is shown with,
-    then its first others (``most`` in all)."""
-    by_doc = reader.docs().chunks_of([c.doc_id for c in head])
-    return [[c.chunk_id, *[i for i in by_doc.get(c.doc_id, []) if i != c.chunk_id][: most - 1]]
-            for c in head]

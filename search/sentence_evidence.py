@@ -3,7 +3,8 @@
 A chunk's vector is its title, heading and ~800 characters in one; a document that answers
 the query in one sentence among others can score below one that is about the subject in
 general. For each of the top fused documents, the query's vector is compared with every
-sentence of the document's first two chunks (the one it is shown with and its first other),
+sentence of the document's first two chunks (the one it is shown with and its first other,
+as late interaction reads: ``candidates.document_chunks``),
 each sentence encoded alone at indexing and kept as 8-bit codes
 (``index/sentences.py``); the best cosine is the document's score. The scores of the top
 documents are min-max normalised and added to their fused scores with weight
@@ -16,7 +17,8 @@ bootstrap +0.19 to +0.95; +0.33, +0.04 to +0.63; +0.18, -0.09 to +0.47); 0.2 0.7
 0.9599; 0.3 0.7616 / 0.8798 / 0.9615. 0.1 is the default: the largest gain on the two sets it
 was chosen on together, and the only weight whose intervals are above zero on both (more helps
 SciFact's claims and beer.SE, and costs cardano.SE). These were measured reading 4 chunks a
-document; the 2 kept score 0.7607 / 0.8861 / 0.9594 in ``whoknows eval retrieval``. Beside
+document; the 2 kept score 0.7607 / 0.8861 / 0.9594 in ``whoknows eval retrieval``, and
+0.7618 / 0.8864 / 0.9615 with late interaction reading the same 2 (2026-11-28). Beside
 it, measured and not kept (same indexes, against 0.7609 / 0.8858): late interaction at 0.2 or
 0.4 (0.7584-0.7604 / 0.8829-0.8846), both at 0.2, both re-scoring the top 50 (0.7602 /
 0.8851), keyword weights 0.15 or 0.25 each (0.7557-0.7603 / 0.8808-0.8825); a document's score
@@ -35,21 +37,19 @@ import numpy as np
 from index import sentences
 from index.generations import IndexReader
 
-from .candidates import Candidate, add_normalised, group_starts
-from .late_interaction import document_chunks
-
-CHUNKS = 2  # per document: the shown chunk and its first other (4 scored the same, at twice the reads)
+from .candidates import Candidate, add_normalised, document_chunks, group_starts
 
 
-def rescore(reader: IndexReader, qvec: np.ndarray, cands: list[Candidate], weight: float, top: int
-            ) -> list[Candidate]:
+def rescore(reader: IndexReader, qvec: np.ndarray, cands: list[Candidate], weight: float, top: int,
+            chunks: dict[str, list[int]] | None = None) -> list[Candidate]:
     """``cands`` (best first) with ``weight`` x the normalised best-sentence cosine added to the
-    top ``top``; unchanged when any of them has no sentence vectors (indexed with it off)."""
+    top ``top``; unchanged when any of them has no sentence vectors (indexed with it off).
+    ``chunks``: the documents' second-stage chunks, as ``document_chunks`` keeps them."""
     head = cands[:top]
     dim = len(qvec)
     if weight <= 0 or len(head) < 2:
         return cands
-    chunk_ids = document_chunks(reader, head, CHUNKS)
+    chunk_ids = document_chunks(reader, head, chunks)
     codes = stored_codes(reader, [i for ids in chunk_ids for i in ids], dim)
     blobs = [b"".join(codes[i] for i in ids if codes.get(i)) for ids in chunk_ids]
     if not all(b and len(b) % dim == 0 for b in blobs):

@@ -176,3 +176,35 @@ def test_evaluation_encodes_each_querys_tokens_once_ahead(tmp_path, token_embedd
                             cache=tmp_path / "cache.sqlite", progress=False)
     assert set(while_searching) == set(queries)  # by every method with late interaction on
     assert [r.scores for r in alone.results] == [r.scores for r in ahead.results]
+
+
+def test_both_second_stage_steps_read_each_top_documents_shown_chunk_and_next_listed_once(
+        settings, token_embedder, monkeypatch):
+    from index import sentences
+    from index.doc_map import DocMap
+    from index.generations import LiveIndex
+    from search import candidates
+    from search.searcher import Searcher
+
+    settings.chunking.size, settings.chunking.overlap = 80, 0  # several chunks a page: some left unread
+    settings.search.sentence_weight = 0.1
+    run_ingest(settings, token_embedder)
+    read: dict[str, list[int]] = {}
+    listed: list[list[str]] = []
+    for name, module in (("tokens", late_interaction.token_vectors), ("sentences", sentences)):
+        def recording(db, chunk_ids, _get=module.get, _name=name):
+            read[_name] = list(chunk_ids)
+            return _get(db, chunk_ids)
+        monkeypatch.setattr(module, "get", recording)
+    chunks_of = DocMap.chunks_of
+    monkeypatch.setattr(DocMap, "chunks_of", lambda self, ids: listed.append(list(ids)) or chunks_of(self, ids))
+
+    live = LiveIndex(Home(settings.home))
+    top = Searcher(live, token_embedder, settings.search).rank("rollbacks use the deploy tool").candidates[:30]
+    assert read["tokens"] and sorted(read["tokens"]) == sorted(read["sentences"])
+    assert len(listed) == 1  # the chunk lists are made once, for both steps
+    docs = live.get().docs()
+    per_doc = docs.chunks_of([c.doc_id for c in top])
+    want = {i for c in top for i in [c.chunk_id, *[x for x in per_doc[c.doc_id] if x != c.chunk_id][:1]]}
+    assert set(read["tokens"]) == want
+    assert candidates.SECOND_STAGE_CHUNKS == 2 and any(len(v) > 2 for v in per_doc.values())
