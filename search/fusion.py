@@ -41,15 +41,14 @@ def _weighted(norm: Callable[[Run], Run]) -> Fuser:
     def fuse(runs: dict[str, Run], weights: dict[str, float], rrf_k: int = 60) -> dict[str, float]:
         # in order of first appearance, not a set's: equal scores keep one order across processes
         # (a set of strings iterates in an order that changes with each process's hash seed)
-        docs = dict.fromkeys(d for run in runs.values() for d in run)
-        out = dict.fromkeys(docs, 0.0)
+        out = dict.fromkeys((d for run in runs.values() for d in run), 0.0)
         for name, run in runs.items():
             w = weights.get(name, 0.0)
             if not w or not run:
                 continue
             scaled = norm(run)
             floor = min(scaled.values())
-            for d in docs:
+            for d in out:  # only values change: iterating the keys stays valid
                 out[d] += w * scaled.get(d, floor)
         return out
 
