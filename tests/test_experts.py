@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -238,6 +239,32 @@ def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
         assert d.a == "whoknows model" and d.queries == len(dump.tests)
         assert d.mean == pytest.approx(res["whoknows model"]["mrr"] - res[d.b]["mrr"]) and d.low <= d.mean <= d.high
     assert "paired bootstrap over the" in report.table() and len(report.to_json()["differences"]) == 4
+
+
+def test_evaluation_counts_accepted_answers_no_method_could_rank():
+    import numpy as np
+
+    from search.evaluation.experts import Dump, Evaluation, ExpertReport, Post
+
+    def thread(doc: str, day: int, asker: str, answerer: str) -> tuple[list[Post], list[ContributionRow]]:
+        q, a = NOW + timedelta(days=day), NOW + timedelta(days=day, hours=1)
+        return ([Post(q, doc, 0, asker, True, f"{doc} question"), Post(a, doc, 1, answerer, False, "answer")],
+                [ContributionRow(doc, asker, "asker", 1.0, q, 0, None),
+                 ContributionRow(doc, answerer, "answerer", 1.0, a, 1, None),
+                 ContributionRow(doc, answerer, "accepted-answerer", 1.0, a, 1, None)])
+
+    # t2's answerer (bob) answered t1 first; t3's (carol) had never contributed before her answer
+    parts = [thread("t1", 0, "ann", "bob"), thread("t2", 1, "dan", "bob"), thread("t3", 2, "eve", "carol")]
+    posts = [p for ps, _ in parts for p in ps]
+    dump = Dump(posts, [c for _, cs in parts for c in cs], [(0, "bob", "ann"), (2, "bob", "dan"), (4, "carol", "eve")])
+    ev = Evaluation(dump, np.eye(len(posts), dtype="float32"))
+    scores = ev.scores({"most-active answerer": ev.most_active()}, progress=False)
+    # t1: bob had not contributed yet either; only t2's answerer could be ranked
+    assert ev.first_posts == 2 and scores["most-active answerer"].ranks == [math.inf, 1.0, math.inf]
+    report = ExpertReport({k: v.summary() for k, v in scores.items()}, [], ev.first_posts)
+    assert report.best_possible_mrr == pytest.approx(1 / 3)
+    assert "2 of 3 accepted answers came from someone with no earlier contribution" in report.table()
+    assert report.to_json()["first_posts"] == 2
 
 
 def test_keyword_evidence_lifts_the_passage_that_names_the_query_terms():

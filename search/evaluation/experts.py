@@ -16,7 +16,7 @@ import random
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -171,6 +171,13 @@ def rank_of(ranked: list[str], person: str, exclude: str) -> float:
 Method = Callable[[int, datetime, list[ContributionRow]], list[str]]
 
 
+@dataclass
+class Evidence:
+    ranked: list[tuple[str, float]]  # people with topical evidence, by the model's score
+    topical: dict[str, float]
+    activity: dict[str, float]
+
+
 class Evaluation:
     """Holds the dump, vectors and keyword index; scores any number of methods in one pass."""
 
@@ -179,6 +186,8 @@ class Evaluation:
         self.keyword = KeywordIndex(dump.posts)
         self.by_doc: dict[str, list[ContributionRow]] = defaultdict(list)
         self.post_times: list[datetime] = []  # of the posts consumed so far, for the site's pace
+        self.seen: set[str] = set()  # people with a contribution so far
+        self.first_posts = 0  # questions whose accepted answerer had no earlier contribution
         self._ci = 0  # contributions consumed so far (time order)
 
     def _advance(self, t: datetime) -> list[ContributionRow]:
@@ -186,6 +195,7 @@ class Evaluation:
         while self._ci < len(cs) and (cs[self._ci].at or datetime.min) < t:
             c = cs[self._ci]
             self.by_doc[c.doc_id].append(c)
+            self.seen.add(c.person_id)
             if c.role in POST_ROLES and c.at is not None:
                 self.post_times.append(c.at)
             self._ci += 1
@@ -206,21 +216,26 @@ class Evaluation:
 
     def model(self, p: ExpertSettings) -> Method:
         def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
-            posts = self.dump.posts
-            kw = dict(self.keyword.search(posts[qi].text, qi, 400)) if p.keyword else {}
-            best = max(kw.values(), default=0.0) or 1.0
-            passages = [Passage(posts[i].doc_id, posts[i].section, s, keyword=kw.get(i, 0.0) / best)
-                        for i, s in self.dense(qi)]
-            docs = {x.doc_id for x in passages}
-            contribs = [c for d in docs for c in self.by_doc.get(d, [])]
-            clocks = self.clocks(p)
-            top, why = topical(passages, contribs, p, t, clocks)
-            profile: dict[str, float] = {}
-            if p.tags:
-                qtags = query_tags(passages, self.dump.tags, p)
-                profile = tag_profile(qtags, before, self.dump.tags, p, t, clocks)
-            return [pid for pid, _ in combine(top, activity(before, p, t, clocks), p, profile, why)]
+            return [pid for pid, _ in self.evidence(p, qi, t, before).ranked]
         return run
+
+    def evidence(self, p: ExpertSettings, qi: int, t: datetime, before: list[ContributionRow]) -> Evidence:
+        """The model's ranking of people for question ``qi``, with the evidence behind it."""
+        posts = self.dump.posts
+        kw = dict(self.keyword.search(posts[qi].text, qi, 400)) if p.keyword else {}
+        best = max(kw.values(), default=0.0) or 1.0
+        passages = [Passage(posts[i].doc_id, posts[i].section, s, keyword=kw.get(i, 0.0) / best)
+                    for i, s in self.dense(qi)]
+        docs = {x.doc_id for x in passages}
+        contribs = [c for d in docs for c in self.by_doc.get(d, [])]
+        clocks = self.clocks(p)
+        top, why = topical(passages, contribs, p, t, clocks)
+        profile: dict[str, float] = {}
+        if p.tags:
+            qtags = query_tags(passages, self.dump.tags, p)
+            profile = tag_profile(qtags, before, self.dump.tags, p, t, clocks)
+        act = activity(before, p, t, clocks)
+        return Evidence(combine(top, act, p, profile, why), top, act)
 
     def most_active(self, half_life: float = 0.0) -> Method:
         def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
@@ -253,19 +268,31 @@ class Evaluation:
             progress: bool = True) -> dict[str, dict[str, float]]:
         return {name: s.summary() for name, s in self.scores(methods, sample, seed, progress).items()}
 
+    def walk(self, tests: Iterable[tuple[int, str, str]]
+             ) -> Iterator[tuple[int, str, str, datetime, list[ContributionRow]]]:
+        """The test questions in time order, each with its time and the contributions before it;
+        counts ``first_posts`` on the way."""
+        self.by_doc.clear()
+        self.post_times.clear()
+        self.seen.clear()
+        self._ci = 0
+        self.first_posts = 0
+        for qi, accepted, asker in tests:
+            t = self.dump.posts[qi].t
+            before = self._advance(t)
+            self.first_posts += accepted not in self.seen
+            yield qi, accepted, asker, t, before
+
     def scores(self, methods: dict[str, Method], sample: int = 0, seed: int = 13,
                progress: bool = True) -> dict[str, Scores]:
-        """Each method's ranks of the accepted answerers, over all questions (or a seeded sample)."""
+        """Each method's ranks of the accepted answerers, over all questions (or a seeded sample).
+        ``first_posts`` then counts the questions whose accepted answerer had no earlier
+        contribution: no method can rank them."""
         tests = self.dump.tests
         if sample and sample < len(tests):
             tests = sorted(random.Random(seed).sample(tests, sample))
-        self.by_doc.clear()
-        self.post_times.clear()
-        self._ci = 0
         scores = {name: Scores() for name in methods}
-        for qi, accepted, asker in tqdm(tests, desc="questions", disable=not progress):
-            t = self.dump.posts[qi].t
-            before = self._advance(t)
+        for qi, accepted, asker, t, before in self.walk(tqdm(tests, desc="questions", disable=not progress)):
             for name, method in methods.items():
                 scores[name].add(rank_of(method(qi, t, before), accepted, asker))
         return scores
@@ -302,12 +329,24 @@ def differences(scores: dict[str, Scores]) -> list[Difference]:
 class ExpertReport:
     results: dict[str, dict[str, float]]
     differences: list[Difference]
+    first_posts: int = 0  # questions whose accepted answerer had no earlier contribution
+
+    @property
+    def best_possible_mrr(self) -> float:
+        """What ranking every other accepted answerer first would score."""
+        n = int(next(iter(self.results.values()))["n"]) if self.results else 0
+        return (n - self.first_posts) / n if n else 0.0
 
     def to_json(self) -> dict:
-        return {"results": self.results, "differences": [asdict(d) for d in self.differences]}
+        return {"results": self.results, "differences": [asdict(d) for d in self.differences],
+                "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr}
 
     def table(self) -> str:
-        return "\n".join([table(self.results), *difference_lines(self.differences, "MRR", "questions", 3)])
+        n = int(next(iter(self.results.values()))["n"]) if self.results else 0
+        reach = (f"{self.first_posts} of {n} accepted answers came from someone with no earlier contribution: "
+                 f"no method can rank them (best possible MRR {self.best_possible_mrr:.3f})")
+        return "\n".join([table(self.results), reach,
+                          *difference_lines(self.differences, "MRR", "questions", 3)])
 
 
 def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
@@ -322,7 +361,7 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
         store.close()
     ev = Evaluation(dump, vectors, settings.experts.candidates)
     scores = ev.scores(standard_methods(ev, settings.experts), sample=sample, progress=progress)
-    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores))
+    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts)
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:
