@@ -10,6 +10,18 @@ from index.models import Chunk, Document
 from index.settings import ChunkingSettings
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
+# Text no one searches for: an embedded file's base64 (a Markdown image pasted into a wiki page,
+# 150 KB of it made 288 chunks of noise) and any run of 1,000+ printable ASCII characters without
+# a space (a one-token page, a minified bundle). Prose in scripts without spaces (CJK) is kept.
+_DATA_URI = re.compile(r"(data:[^,\s]{0,100};base64,)[A-Za-z0-9+/=]{64,}")
+_LONG_RUN = re.compile(r"(?<![!-~])[!-~]{1000,}")  # from a run's start only: linear
+ELIDED = "…"
+
+
+def without_noise(text: str) -> str:
+    """``text`` with embedded files' base64 and 1,000+ character runs without a space cut to
+    ``ELIDED`` (a data URI keeps its ``data:type;base64,`` head, so the reader sees what it was)."""
+    return _LONG_RUN.sub(ELIDED, _DATA_URI.sub(rf"\g<1>{ELIDED}", text))
 
 
 def slugify(heading: str) -> str:
@@ -30,7 +42,7 @@ class Chunker:
         chunks: list[Chunk] = []
         for si, section in enumerate(doc.sections):
             author_id = section.author.id if section.author else ""
-            for heading, anchor, text in self._pieces(doc, section.text, section.heading,
+            for heading, anchor, text in self._pieces(doc, without_noise(section.text), section.heading,
                                                       section.anchor):
                 for part in self.splitter.split_text(text):
                     if not part.strip():

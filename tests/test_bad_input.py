@@ -172,6 +172,30 @@ def test_a_page_of_headings_only_is_still_searchable(settings: Settings, wiki: P
     assert texts == ["Quarterly close\n\nChecklist owners"]
 
 
+def test_a_pasted_image_or_a_one_token_page_makes_no_chunks_of_noise(settings: Settings, wiki: Path, fake_embedder):
+    import base64
+
+    image = base64.b64encode(bytes(range(256)) * 600).decode()  # a 150 KB image, as wiki editors paste them
+    write(wiki / "vpn.md", f"# VPN\n\nInstall the client first.\n\n![diagram](data:image/png;base64,{image})\n\n"
+                           "Then log in with single sign-on.\n")
+    write(wiki / "dump.md", "z" * 2_000_000)  # one 2 MB "word"
+    cjk = "新入社員は初日に人事部でノートパソコンを受け取り、" * 100  # prose with no spaces: 2,500 characters
+    write(wiki / "onboarding-ja.md", cjk)
+    run_ingest(settings, fake_embedder)
+    reader = Home(settings.home).open_reader()
+    try:
+        def chunks(doc: str) -> list[str]:
+            return [r[0] for r in reader.store.db.execute(
+                "SELECT text FROM chunks WHERE doc_id = ? ORDER BY position", (doc,))]
+        vpn, dump, ja = chunks("wiki/vpn.md"), chunks("wiki/dump.md"), chunks("wiki/onboarding-ja.md")
+    finally:
+        reader.close()
+    assert len(vpn) == 1 and "Install the client first." in vpn[0] and "single sign-on" in vpn[0]
+    assert "data:image/png;base64,…" in vpn[0] and image[:64] not in vpn[0]
+    assert dump == ["…"]  # indexed (its title is searchable), not 2,500 chunks of z
+    assert "".join(ja).count("ノートパソコン") >= 100  # text without spaces in other scripts is kept
+
+
 def test_a_broken_discourse_site_json_names_itself_and_keeps_the_topics(tmp_path: Path, fake_embedder):
     import shutil
 
