@@ -106,7 +106,8 @@ class ChunkingSettings:
 class SearchSettings:
     k: int = _f(10, "Results per page.")
     candidates: int = _f(100, "Chunks fetched from each retriever before grouping per document.")
-    snippet_chars: int = _f(240, "Length of a result snippet.")
+    snippet_chars: int = _f(240, "Length of a result snippet; a passage that would show shorter than half of it "
+                               "reads on into its neighbours in the same page or post.")
     mode: str = _f("hybrid", "Retrieval: hybrid (keyword and dense), dense or keyword.")
     fusion: str = _f(
         "minmax",

@@ -254,6 +254,18 @@ class Store(PeopleReads):
                 )
         return out
 
+    def around_in_section(self, chunks: list[ChunkHit]) -> dict[int, tuple[str, str]]:
+        """The texts of the chunks before and after each of ``chunks`` in its document and
+        section (the same post of a thread, the same page; '' where there is none), by the
+        given chunk's id: a short passage's snippet reads on into them."""
+        out: dict[int, tuple[str, str]] = {}
+        for c in chunks:
+            rows = dict(self.db.execute(
+                "SELECT position, text FROM chunks WHERE doc_id = ? AND position IN (?, ?) AND section = ?",
+                (c.doc_id, c.position - 1, c.position + 1, c.section)).fetchall())
+            out[c.id] = (rows.get(c.position - 1, ""), rows.get(c.position + 1, ""))
+        return out
+
     def keyword_search(self, match: str, weights: tuple[float, float, float], limit: int,
                        flt: ChunkFilter | None = None) -> list[tuple[int, float]]:
         """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression, ranked by

@@ -289,9 +289,15 @@ class Searcher:
         results.facets = facet_counts(cands, ranking.reader.docs())
         missing = [c.chunk_id for c in window if c.chunk_id not in ranking.chunks]
         chunks = {**ranking.chunks, **store.chunks_by_ids(missing)} if missing else ranking.chunks
+        size = self.settings.snippet_chars
+        snippets = {c.chunk_id: make_snippet(chunks[c.chunk_id].text, query, size) for c in window}
+        # a passage that shows as a line or two (a short section, a page's last words) reads on
+        for cid, around in store.around_in_section(
+                [chunks[cid] for cid, s in snippets.items() if len(s) < size // 2]).items():
+            snippets[cid] = make_snippet(chunks[cid].text, query, size, around)
         for c in window:
             ch = chunks[c.chunk_id]
-            snippet = make_snippet(ch.text, query, self.settings.snippet_chars)
+            snippet = snippets[c.chunk_id]
             results.hits.append(Hit(
                 doc_id=c.doc_id, chunk_id=c.chunk_id, title=ch.title,
                 url=_anchor_url(ch.url, ch.anchor), source=ch.source, kind=ch.kind,

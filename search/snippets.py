@@ -39,9 +39,33 @@ def plain_text(text: str) -> str:
     return _MD_MARKS.sub("", _MD_LINK.sub(r"\1", text))
 
 
-def make_snippet(text: str, query: str, size: int = 240) -> str:
-    """The ``size``-character window of ``text`` with the most query-term hits."""
+def _joined(first: str, then: str) -> str:
+    """Two consecutive passages as one text, without the overlap chunking repeats between them."""
+    for k in range(min(len(first), len(then), 400), 7, -1):  # 8+ characters: not a chance match
+        if first.endswith(then[:k]):
+            return first + then[k:]
+    return f"{first} {then}"
+
+
+def make_snippet(text: str, query: str, size: int = 240, around: tuple[str, str] = ("", "")) -> str:
+    """The ``size``-character window of ``text`` with the most query-term hits. A ``text``
+    shorter than ``size`` reads on into the passage after it, or, when it is the last, ends a
+    window that begins in the passage before it (``around``: their texts), so a one-line
+    section is shown in context rather than alone."""
     text = " ".join(plain_text(text).split())
+    before, after = (" ".join(plain_text(t).split()) for t in around)
+    if len(text) < size and after:
+        joined = _joined(text, after)
+        if len(joined) <= size:
+            return joined
+        end = joined.rfind(" ", len(text), size)
+        return joined[: end if end > len(text) else size] + " …"
+    if len(text) < size and before:
+        joined = _joined(before, text)
+        if len(joined) <= size:
+            return joined
+        start = joined.find(" ", len(joined) - size, len(joined) - len(text))
+        return "… " + joined[start + 1 if start >= 0 else len(joined) - size :]
     if len(text) <= size:
         return text
     terms = [_stem_prefix(t) for t in query_terms(query)]
@@ -53,7 +77,7 @@ def make_snippet(text: str, query: str, size: int = 240) -> str:
         hits = bisect_left(positions, start + size) - bisect_left(positions, start)
         if hits > best_hits:
             best, best_hits = start, hits
-    start = best
+    start = min(best, len(text) - size)  # a match near the end: the window ends with the text, still full
     if start > 0:  # begin at a word boundary
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < start + 20 else start

@@ -159,3 +159,43 @@ def test_a_search_whose_client_went_away_is_not_run(indexed, fake_embedder):
         assert asyncio.run(request(disconnected=False)) == 200 and calls == ["laptop"]
     finally:
         Searcher.search = real  # type: ignore[method-assign]
+
+
+def test_a_one_line_section_is_shown_with_what_follows_it(settings, wiki, fake_embedder):
+    write(wiki / "leave.md", "# Parental leave\n\n## Process\n\nZanzibar handover checklist\n\n## Details\n\n"
+          + "Employees receive sixteen weeks of paid leave after the birth or adoption of a child. " * 4)
+    write(wiki / "closing.md", "# Quarter close\n\n" + "Finance reconciles every account before the books close. " * 12
+          + "\n\n## Owner\n\nYolanda quillwort owns it")
+    run_ingest(settings, fake_embedder)
+    s = Searcher(LiveIndex(Home(settings.home)), fake_embedder, settings.search)
+    hit = next(h for h in s.search("zanzibar handover checklist").hits if h.doc_id == "wiki/leave.md")
+    assert hit.heading == "Process"  # the short section's chunk is the hit ...
+    assert hit.snippet.startswith("Zanzibar handover checklist Employees receive sixteen weeks")  # ... read on
+    assert hit.snippet.endswith(" …") and len(hit.snippet) <= settings.search.snippet_chars + 2
+    last = next(h for h in s.search("yolanda quillwort").hits if h.doc_id == "wiki/closing.md")
+    # the page's last line: the window ends with it and begins in the text before
+    assert last.snippet.startswith("… ") and last.snippet.endswith("the books close. Yolanda quillwort owns it")
+
+
+def test_a_short_post_is_not_read_on_into_the_next_post_of_its_thread(tmp_path, fake_embedder):
+    from pathlib import Path
+
+    from index.settings import Settings, SourceSettings
+
+    fixture = Path(__file__).parent / "fixtures/stackexchange/cardano"
+    settings = Settings(home=tmp_path / "home", sources=[SourceSettings(
+        name="cardano", kind="stackexchange", path=str(fixture), options={"site": "cardano.stackexchange.com"})])
+    run_ingest(settings, fake_embedder)
+    store = LiveIndex(Home(settings.home)).get().store
+    rows = store.db.execute("SELECT id, doc_id, position, section FROM chunks ORDER BY doc_id, position").fetchall()
+    # the last chunk of each post whose thread has a next post: its neighbour after is another person's post
+    ends = [r[0] for r, n in zip(rows, rows[1:], strict=False) if r[1] == n[1] and r[3] != n[3]]
+    assert ends
+
+    def around(ids: list[int]) -> list[tuple[str, str]]:
+        return list(store.around_in_section(list(store.chunks_by_ids(ids).values())).values())
+
+    assert all(after == "" for _, after in around(ends))
+    # and the first chunk of each later post has nothing before it either
+    starts = [n[0] for r, n in zip(rows, rows[1:], strict=False) if r[1] == n[1] and r[3] != n[3]]
+    assert all(before == "" for before, _ in around(starts))

@@ -40,3 +40,10 @@ def test_snippet_centres_on_the_matching_passage():
     text = "filler " * 100 + "the parental leave policy gives sixteen weeks " + "filler " * 100
     snip = make_snippet(text, "how long is parental leave", 120)
     assert "parental leave" in snip and snip.startswith("… ") and snip.endswith(" …")
+
+
+def test_a_match_near_the_end_still_shows_a_full_window():
+    text = "filler words here " * 30 + "Step 10: submit for approval!"
+    snip = make_snippet(text, "submit", 120)
+    assert snip.endswith("Step 10: submit for approval!") and snip.startswith("… ")
+    assert len(snip.removeprefix("… ")) >= 100  # not the last 30 characters alone
