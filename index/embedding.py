@@ -252,17 +252,18 @@ class EmbeddingCache:
                                    [model, *part]).fetchall()
         return out
 
-    def vectors_for(self, embedder: Embedder, texts: list[str]) -> tuple[dict[str, np.ndarray], int]:
-        """``texts``' vectors by text hash (``index.models.text_hash``): the cached ones read,
-        the others encoded in one call and cached; and how many were encoded."""
-        by_hash = {text_hash(t): t for t in texts}
-        found = self.get_many(embedder.model_id, list(by_hash))
-        todo = {h: t for h, t in by_hash.items() if h not in found}
+    def vectors_for(self, embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, int]:
+        """``texts``' vectors, a row each in their order: the cached ones read, the others
+        encoded in one call and cached; and how many were encoded."""
+        hashes = [text_hash(t) for t in texts]
+        found = self.get_many(embedder.model_id, hashes)
+        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
         if todo:
             fresh = dict(zip(todo, embedder.encode(list(todo.values())), strict=True))
             self.put_many(embedder.model_id, fresh)
             found.update(fresh)
-        return found, len(todo)
+        rows = np.vstack([found[h] for h in hashes]) if texts else np.zeros((0, embedder.dim), dtype="float32")
+        return rows, len(todo)
 
     def put_tokens(self, model: str, items: dict[str, bytes]) -> None:
         with self.db:

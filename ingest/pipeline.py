@@ -23,7 +23,7 @@ from tqdm import tqdm
 from index import sentences, token_vectors
 from index.embedding import Embedder, EmbeddingCache
 from index.generations import GenerationWriter, Home
-from index.models import Chunk, Document, Failure, Unchanged, text_hash
+from index.models import Chunk, Document, Failure, Unchanged
 from index.pace import activity_paces, source_clocks
 from index.people import PeopleResolver
 from index.runs import RunLog, RunRecord, SourceRun, now_iso
@@ -284,8 +284,9 @@ class Ingest:
         split = {c.text: chunk_sentences(c.text) for c in chunks}
         vecs, encoded = self.cache.vectors_for(self.embedder, [x for parts in split.values() for x in parts])
         self.record.sentences_embedded += encoded
-        return {t: sentences.pack(np.vstack([vecs[text_hash(x)] for x in parts]))
-                for t, parts in split.items() if parts}
+        ends = np.cumsum([len(parts) for parts in split.values()])
+        return {t: sentences.pack(vecs[end - len(parts) : end])
+                for (t, parts), end in zip(split.items(), ends, strict=True) if parts}
 
     def _tick(self, source: str, sr: SourceRun) -> None:
         self.docs_seen += 1

@@ -19,7 +19,6 @@ from tqdm import tqdm
 
 from index.embedding import Embedder, EmbeddingCache, encode_with_tokens
 from index.generations import Home, LiveIndex
-from index.models import text_hash
 from index.settings import SearchSettings, Settings, SourceSettings
 from index.token_vectors import Tokens, token_encoder
 from ingest.pipeline import IngestOptions, run_ingest
@@ -108,8 +107,7 @@ class CachedEmbedder:
         self._tokens: dict[str, tuple[np.ndarray, Tokens]] = {}  # queries encoded ahead (``prepare_tokens``)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        found, _ = self.cache.vectors_for(self.embedder, texts)
-        return np.vstack([found[text_hash(t)] for t in texts]) if texts else np.zeros((0, self.dim), "float32")
+        return self.cache.vectors_for(self.embedder, texts)[0]
 
     @property
     def token_vectors(self) -> bool:
