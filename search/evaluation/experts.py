@@ -332,9 +332,13 @@ class ExpertReport:
     first_posts: int = 0  # questions whose accepted answerer had no earlier contribution
 
     @property
+    def questions(self) -> int:
+        return int(next(iter(self.results.values()))["n"]) if self.results else 0
+
+    @property
     def best_possible_mrr(self) -> float:
         """What ranking every other accepted answerer first would score."""
-        n = int(next(iter(self.results.values()))["n"]) if self.results else 0
+        n = self.questions
         return (n - self.first_posts) / n if n else 0.0
 
     def to_json(self) -> dict:
@@ -342,9 +346,8 @@ class ExpertReport:
                 "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr}
 
     def table(self) -> str:
-        n = int(next(iter(self.results.values()))["n"]) if self.results else 0
-        reach = (f"{self.first_posts} of {n} accepted answers came from someone with no earlier contribution: "
-                 f"no method can rank them (best possible MRR {self.best_possible_mrr:.3f})")
+        reach = (f"{self.first_posts} of {self.questions} accepted answers came from someone with no earlier "
+                 f"contribution: no method can rank them (best possible MRR {self.best_possible_mrr:.3f})")
         return "\n".join([table(self.results), reach,
                           *difference_lines(self.differences, "MRR", "questions", 3)])
 
