@@ -1,7 +1,7 @@
 """The one settings object, read from a TOML file and passed in (never read at import).
 
-Every field carries a ``help`` string; ``settings_reference()`` renders them for the README
-and a test checks the README lists them all.
+Every field carries a ``help`` string; ``settings_reference()`` renders them for
+docs/configuration.md and a test checks that page lists them all.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class SearchSettings:
         "cosine with the query (each chunk's sentences encoded alone at indexing, kept as 8-bit "
         "codes), added to its fused score. 0 = off, and indexing then encodes no sentences; "
         "turning it on re-stores every chunk at the next index run (the sentences are encoded "
-        "once: ~3.7 a chunk; see the README's 'Evaluating retrieval').",
+        "once: ~3.7 a chunk; see docs/ranking-and-evaluation.md).",
     )
     cross_encoder: str = _f(
         "",
@@ -394,7 +394,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def settings_reference() -> list[tuple[str, str, str]]:
-    """(key, default, help) for every documented setting, for the README."""
+    """(key, default, help) for every documented setting, for docs/configuration.md."""
     rows: list[tuple[str, str, str]] = []
 
     def walk(cls: type, prefix: str) -> None:
