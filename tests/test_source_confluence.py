@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -81,6 +82,7 @@ class Confluence:
         self.per_page = 2
         self.too_many: dict[str, list[str]] = {}
         self.broken: set[str] = set()  # content ids answered with HTTP 500
+        self.redirects: dict[str, str] = {}  # path → Location of a 302
         self.log: list[tuple[str, dict[str, str]]] = []
 
     def comment(self, cid: str, pid: str, text: str) -> dict[str, Any]:
@@ -150,6 +152,8 @@ def wiki_server():
             path = url.path.removeprefix("/wiki")
             if self.headers.get("Authorization") != expected:
                 return self._send(401, {"message": "unauthorized"})
+            if path in state.redirects:
+                return self._send(302, {}, {"Location": state.redirects[path]})
             pending = state.too_many.get(path)
             if pending:
                 return self._send(429, {"message": "rate limited"}, {"Retry-After": pending.pop(0)})
@@ -336,6 +340,34 @@ def test_credentials_come_from_the_environment(tmp_path, wiki_server, monkeypatc
     expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
     assert all(h.get("Authorization") == expected for _, h in wiki_server.log)
     assert TOKEN not in repr(ConfluenceSource(settings.sources[0], settings)._client().opts)
+
+
+def test_credentials_never_follow_a_redirect_to_another_server(tmp_path, wiki_server):
+    seen: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(dict(self.headers))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"results": []}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        wiki_server.redirects["/rest/api/space/ENG"] = f"http://localhost:{other.server_address[1]}/steal"
+        settings = conf_settings(tmp_path, wiki_server.url)
+        with pytest.raises(HTTPError, match="redirect to another server"):
+            read(ConfluenceSource(settings.sources[0], settings))
+        assert seen == []
+        wiki_server.redirects["/rest/api/space/ENG"] = f"{wiki_server.url}/rest/api/space/HR"  # same server: followed
+        read(ConfluenceSource(settings.sources[0], settings))
+    finally:
+        other.shutdown()
+        other.server_close()
 
 
 def test_storage_format_to_markdown():

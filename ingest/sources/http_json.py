@@ -18,6 +18,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+class _SameServerRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the same scheme, host and port: the credentials in the
+    request's headers would otherwise go along to whatever host the response names."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            raise urllib.error.HTTPError(req.full_url, code, f"redirect to another server ({new.netloc}) refused",
+                                         headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameServerRedirects)
+
+
 class SourceUnavailable(RuntimeError):
     """The server cannot be reached, refuses the credentials or keeps rate limiting."""
 
@@ -57,7 +73,7 @@ class JsonClient:
             self._pause()
             try:
                 req = urllib.request.Request(url, headers=self._headers())
-                with urllib.request.urlopen(req, timeout=self.opts.timeout) as resp:
+                with _OPENER.open(req, timeout=self.opts.timeout) as resp:
                     return json.loads(resp.read().decode("utf-8"))
             except urllib.error.HTTPError as e:
                 if e.code not in (429, 503) or attempt == self.opts.retries:
