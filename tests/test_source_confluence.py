@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import re
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,12 +14,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from index.generations import Home
-from index.models import Document, Failure, Unchanged
+from index.models import Document
 from index.settings import Settings, SourceSettings
 from ingest.pipeline import run_ingest
 from ingest.sources.confluence import ConfluenceSource
 from ingest.storage_markdown import storage_to_markdown
 from search.permissions import Viewer
+
+from .conftest import source_items
+from .json_server import json_server
 
 TOKEN_ENV, TOKEN, USER = "WHOKNOWS_TEST_CONFLUENCE_TOKEN", "atl-token-123", "bot@corp.example"
 ADA = {"accountId": "acc-ada", "displayName": "Ada Lovelace", "email": "ada@corp.example", "type": "known"}
@@ -144,40 +144,24 @@ class Confluence:
 def wiki_server():
     state = Confluence()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            url = urlsplit(self.path)
-            state.log.append((self.path, dict(self.headers)))
-            expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
-            path = url.path.removeprefix("/wiki")
-            if self.headers.get("Authorization") != expected:
-                return self._send(401, {"message": "unauthorized"})
-            if path in state.redirects:
-                return self._send(302, {}, {"Location": state.redirects[path]})
-            pending = state.too_many.get(path)
-            if pending:
-                return self._send(429, {"message": "rate limited"}, {"Retry-After": pending.pop(0)})
-            self._send(*state.answer(path, parse_qs(url.query)))
+    expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
 
-        def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, default=str).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+    def respond(raw: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        url = urlsplit(raw)
+        state.log.append((raw, headers))
+        path = url.path.removeprefix("/wiki")
+        if headers.get("Authorization") != expected:
+            return 401, {"message": "unauthorized"}, {}
+        if path in state.redirects:
+            return 302, {}, {"Location": state.redirects[path]}
+        pending = state.too_many.get(path)
+        if pending:
+            return 429, {"message": "rate limited"}, {"Retry-After": pending.pop(0)}
+        return (*state.answer(path, parse_qs(url.query)), {})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/wiki"  # type: ignore[attr-defined]
-    yield state
-    server.shutdown()
-    server.server_close()
+    with json_server(respond) as url:
+        state.url = url + "/wiki"  # type: ignore[attr-defined]
+        yield state
 
 
 def conf_settings(tmp_path, url: str, **options: Any) -> Settings:
@@ -188,15 +172,7 @@ def conf_settings(tmp_path, url: str, **options: Any) -> Settings:
 
 
 def read(src: ConfluenceSource) -> tuple[dict[str, Document], dict[str, str], list[str]]:
-    docs, failures, unchanged = {}, {}, []
-    for item in src.iter_documents():
-        if isinstance(item, Failure):
-            failures[item.item] = item.reason
-        elif isinstance(item, Unchanged):
-            unchanged.append(item.doc_id)
-        else:
-            docs[item.id] = item
-    return docs, failures, unchanged
+    return source_items(src.iter_documents())
 
 
 def content_fetches(log: list[tuple[str, dict[str, str]]]) -> list[str]:
@@ -343,31 +319,20 @@ def test_credentials_come_from_the_environment(tmp_path, wiki_server, monkeypatc
 
 
 def test_credentials_never_follow_a_redirect_to_another_server(tmp_path, wiki_server):
-    seen: list[dict[str, str]] = []
+    seen: list[str] = []
 
-    class Elsewhere(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append(dict(self.headers))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'{"results": []}')
+    def elsewhere(path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        seen.append(path)
+        return 200, {"results": []}, {}
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    try:
-        wiki_server.redirects["/rest/api/space/ENG"] = f"http://localhost:{other.server_address[1]}/steal"
+    with json_server(elsewhere) as other:
+        wiki_server.redirects["/rest/api/space/ENG"] = other.replace("127.0.0.1", "localhost") + "/steal"
         settings = conf_settings(tmp_path, wiki_server.url)
         with pytest.raises(HTTPError, match="redirect to another server"):
             read(ConfluenceSource(settings.sources[0], settings))
         assert seen == []
-        wiki_server.redirects["/rest/api/space/ENG"] = f"{wiki_server.url}/rest/api/space/HR"  # same server: followed
-        read(ConfluenceSource(settings.sources[0], settings))
-    finally:
-        other.shutdown()
-        other.server_close()
+    wiki_server.redirects["/rest/api/space/ENG"] = f"{wiki_server.url}/rest/api/space/HR"  # same server: followed
+    read(ConfluenceSource(settings.sources[0], settings))
 
 
 def test_storage_format_to_markdown():

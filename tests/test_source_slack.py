@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.generations import Home
-from index.models import Document, Failure, Unchanged
+from index.models import Document
 from index.settings import AuthSettings, Settings, SourceSettings
 from ingest.pipeline import run_ingest
 from ingest.sources.slack import SlackSource, looks_like_slack_export
 from search.permissions import Viewer
 from web.app import create_app
 
-from .conftest import write
+from .conftest import source_items, write
 
 FIXTURE = Path(__file__).parent / "fixtures" / "slack"
 VPN = "chat/C01GEN/1709283600.000100"
@@ -34,17 +34,7 @@ def source(path: Path, tmp_path: Path, **options: Any) -> SlackSource:
 
 
 def read(src: SlackSource) -> tuple[dict[str, Document], dict[str, str], list[str]]:
-    docs: dict[str, Document] = {}
-    failures: dict[str, str] = {}
-    unchanged: list[str] = []
-    for item in src.iter_documents():
-        if isinstance(item, Failure):
-            failures[item.item] = item.reason
-        elif isinstance(item, Unchanged):
-            unchanged.append(item.doc_id)
-        else:
-            docs[item.id] = item
-    return docs, failures, unchanged
+    return source_items(src.iter_documents())
 
 
 def zipped(folder: Path, dest: Path, top: str = "") -> Path:

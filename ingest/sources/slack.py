@@ -38,7 +38,7 @@ from typing import Any
 from index.models import EVERYONE, Contribution, Document, Failure, Person, Section, Unchanged, user_entry
 from index.settings import Settings, SourceSettings
 
-from .files_common import acl_for
+from .files_common import acl_for, replayed
 from .slack_export import ExportFileError, SlackExport, looks_like_slack_export
 from .slack_markup import mentioned_users, slack_to_text
 
@@ -99,11 +99,8 @@ class SlackSource:
     def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         with SlackExport(self.root, int(self.cfg.max_file_mb * 1024 * 1024)) as export:
             files = export.fingerprint()
-            if self.state.get("files") == files and "ids" in self.state:
-                for item, reason in self.state.get("failures", []):
-                    yield Failure(self.name, item, reason)
-                for doc_id in self.state["ids"]:
-                    yield Unchanged(doc_id)
+            if (again := replayed(self.name, self.state, files)) is not None:
+                yield from again
                 return
             old_by_file: dict[str, list[str]] = dict(self.state.get("by_file") or {})
             ids: list[str] = []
@@ -119,12 +116,12 @@ class SlackSource:
                 yield item
             # a day file that could not be read this time keeps the documents it gave last time
             produced = set(ids)
-            for item, _ in failures:
-                for doc_id in old_by_file.get(item, []):
+            for failed, _ in failures:
+                for doc_id in old_by_file.get(failed, []):
                     if doc_id not in produced:
                         produced.add(doc_id)
                         ids.append(doc_id)
-                        by_file.setdefault(item, []).append(doc_id)
+                        by_file.setdefault(failed, []).append(doc_id)
                         yield Unchanged(doc_id)
             self.state = {"files": files, "ids": ids, "failures": failures, "by_file": by_file}
 
