@@ -321,11 +321,16 @@ class Settings:
         return self.config_path.parent / p
 
 
+def known_fields(cls: type) -> dict[str, Any]:
+    """A settings table's fields by name (without the internal ones)."""
+    return {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    known = known_fields(cls)
     unknown = set(data) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -371,9 +376,24 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"config file not found: {cfg}")
         return Settings()
     try:
-        data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        text = cfg.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{cfg}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{cfg}: cannot be read: {e.strerror or e}") from e
+    from .config_lines import dotted, key_lines, line_of, unknown_keys
+
+    unknown = unknown_keys(data)
+    if unknown:
+        lines = key_lines(text)
+        raise ConfigError("; ".join(f"{cfg.name}:{line_of(lines, path) or '?'}: unknown setting {dotted(path)}"
+                                    for path, _ in unknown) + " (`whoknows check` suggests the right names)")
+    return settings_from_data(data, cfg)
+
+
+def settings_from_data(data: dict[str, Any], cfg: Path) -> Settings:
+    """Settings from a parsed config file's tables, checked as ``load_settings`` checks them."""
     settings = _build(Settings, data, cfg.name)
     settings.config_path = cfg.resolve()
     settings.home = settings.resolve(str(settings.home))
