@@ -23,7 +23,6 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from index.models import Person
 from index.pace import Clock, Clocks, activity_paces, decay, source_clocks
@@ -201,9 +200,9 @@ def relevant_receipts(passages: list[Passage], why: Mapping[str, list[tuple[floa
     for pid, weighted in why.items():
         per_doc: dict[str, tuple[float, float, ContributionRow]] = {}
         for w, c in weighted:
-            r = doc_rel.get(c.doc_id) if c.section is None else sec_rel.get((c.doc_id, c.section))
-            if r is not None and r >= floor and (c.doc_id not in per_doc or (r, w) > per_doc[c.doc_id][:2]):
-                per_doc[c.doc_id] = (r, w, c)  # ties within a document: the strongest role shows
+            own = doc_rel.get(c.doc_id) if c.section is None else sec_rel.get((c.doc_id, c.section))
+            if own is not None and own >= floor and (c.doc_id not in per_doc or (own, w) > per_doc[c.doc_id][:2]):
+                per_doc[c.doc_id] = (own, w, c)  # ties within a document: the strongest role shows
         if per_doc:
             out[pid] = [(r, c) for r, _, c in sorted(per_doc.values(), key=lambda x: (-x[0], -x[1], x[2].doc_id))]
     return out
@@ -369,10 +368,11 @@ def _evidence(w: float, c: ContributionRow, ch: ChunkHit | None, query: str) -> 
 
 def abstention(query: str, experts: list[Expert]) -> dict | None:
     """For the API: when nobody qualified for ``query``, the message and where to take the
-    question instead (the ask page, which names a gap and where to post it); else None."""
+    question instead (the ask page, with ``?q=`` and the query: it answers what it can and
+    notes the gap); else None. The query is not echoed here: the response's ``query`` has it."""
     if experts or not query.strip():
         return None
-    return {"message": NOBODY, "ask": f"/ask?q={quote(query)}"}
+    return {"message": NOBODY, "ask": "/ask"}
 
 
 def role_label(role: str, n: int = 1) -> str:

@@ -6,7 +6,7 @@ receipt's own passage and how many relevant receipts they have. It was fitted on
 Stack Exchange dumps (``python benchmarks/experts_loso.py``): for each question, the people the
 gated model suggests, labelled by whether they went on to answer it. So a strength of 0.4 reads
 "about 4 in 10 people with this much evidence answered such a question". Each held-out site's
-calibration is in docs/experts.md. The ranking itself still orders people; the strength only
+calibration is in docs/ranking-and-evaluation.md. The ranking itself still orders people; the strength only
 describes them.
 """
 
@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 
 # intercept, best receipt relevance, log(1 + relevant receipts): fitted on all four dumps
-# (benchmarks/experts_loso.py, "on all dumps"); the leave-one-site-out fits are in docs/experts.md
+# (benchmarks/experts_loso.py, "on all dumps"); the leave-one-site-out fits are in docs/ranking-and-evaluation.md
 COEFFICIENTS = (-3.553, 0.533, 0.711)
 # strength at least this: the band; below all: little. On the dumps about 1 in 10 suggested
 # people answered well: "strong" is twice that, "little" below it
