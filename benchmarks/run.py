@@ -12,6 +12,8 @@ Parts (all by default, in this order):
   load     2,000 mixed /api/search and /api/ask requests, 20 at a time, during a re-index
            (benchmarks/load_during_reindex.py): errors, p50/p99, the generation switch
   browser  keystroke to rendered results on the search page in headless Chromium (median, p90)
+  ray      ingest chunks/s local vs Ray with 1 and 2 workers, the driver's time outside encoding
+           (benchmarks/ray_ingest.py; needs the ray extra)
 
 Figures are printed as a table and saved as JSON in benchmarks/results/ (latest.json too).
 Timings on a shared machine are noisy: compare figures from one run, as ratios.
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, Report, load_average, machine_info  # noqa: E402
 from sample import Sample  # noqa: E402
 
-PARTS = ("encoder", "quality", "http", "txtai", "reindex", "load", "browser")
+PARTS = ("encoder", "quality", "http", "txtai", "reindex", "load", "browser", "ray")
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
@@ -58,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="reindex: only the first N cardano questions (0 = the whole dump)")
     p.add_argument("--reindex-reuse", action="store_true",
                    help="reindex: no full build; re-run on the home the last reindex run left")
+    p.add_argument("--ray-backend", default="torch", help="encoder backend of the ray part")
     p.add_argument("--sources", default="", help="only these sources of whoknows.toml (default: all of data/)")
     p.add_argument("--work", default=str(RESULTS / "work"), help="scratch folder (homes, exports, synthetic)")
     return p.parse_args(argv)
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from browser_typing import bench_browser
 
         bench_browser(report, sample, n=10 if args.quick else 30)
+    if "ray" in parts:
+        from ray_ingest import bench_ray
+
+        bench_ray(report, sample, args.ray_backend)
     report.seconds = round(time.perf_counter() - t0, 1)
     report.machine["load_average_at_end"] = load_average()
     print("\n" + report.table())

@@ -106,6 +106,8 @@ class RayEmbedder:
             return np.zeros((0, self.dim), dtype="float32"), []
         import ray.data
 
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-job plan lines on stderr
         s = self.settings
         items = ray.data.from_items([{"i": i, "text": t} for i, t in enumerate(texts)])
         pool = ray.data.ActorPoolStrategy(size=max(1, s.num_workers))
@@ -157,6 +159,4 @@ def ray_embedder(local: Embedder, factory: EmbedderFactory, settings: RaySetting
         else:
             ray.init(address=address, log_to_driver=False)
         started = True
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-job plan lines on stderr
     return RayEmbedder(local, factory, settings, started=started)

@@ -3,8 +3,10 @@ clear error when the ray extra is missing."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +102,36 @@ def test_ray_path_gives_what_the_local_path_gives_and_a_rerun_embeds_nothing(
     assert again.chunks_embedded == 0 and again.sentences_embedded == 0
     assert again.sources["wiki"].unchanged == len(expected["docs"]) and not again.changed
     assert RunLog(Home(on_ray.home).path / "state.sqlite").last(1)[0].executor == "ray"
+
+
+class DiesOnce(FakeTokenEmbedder):
+    """The fake encoder whose process dies at its first batch while ``marker`` does not exist
+    yet: a Ray worker lost mid-run."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = Path(marker)
+
+    def encode_with_tokens(self, texts: list[str]):
+        if not self.marker.exists():
+            self.marker.write_text("died")
+            os._exit(1)
+        return super().encode_with_tokens(texts)
+
+
+def test_a_worker_that_dies_mid_run_is_replaced_and_nothing_is_lost(ray_cluster, settings, tmp_path):
+    from ingest.ray_executor import RayEmbedder
+
+    run_ingest(settings, FakeTokenEmbedder())
+    expected = _snapshot(settings)
+    on_ray = replace(settings, home=tmp_path / "ray-home")
+    marker = tmp_path / "died"
+    embedder = RayEmbedder(FakeTokenEmbedder(), partial(DiesOnce, str(marker)),
+                           RaySettings(num_workers=2, batch_size=2))
+    rec = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))
+    assert marker.exists()  # a worker did die
+    assert rec.status == "ok" and rec.sources["wiki"].failed == 0
+    got = _snapshot(on_ray)
+    assert got["docs"] == expected["docs"] and got["chunks"].keys() == expected["chunks"].keys()
+    for key, (_text, vec, bits) in expected["chunks"].items():
+        assert float(np.dot(vec, got["chunks"][key][1])) >= 0.9999 and got["chunks"][key][2] == bits
