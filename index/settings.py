@@ -220,6 +220,23 @@ class ExpertSettings:
 
 
 @dataclass
+class RoutingSettings:
+    load_penalty: float = _f(
+        1.0, "Fair routing (measured by `whoknows eval experts`): a suggested person's score (log "
+        "scale) is lowered by this times log(1 + questions routed to them in the last week), so a "
+        "near tie goes to whoever was asked less (0 = rank order).")
+    rising_margin: float = _f(
+        0.25, "Fair routing: a rising contributor whose score is within this (log scale) of the first "
+        "suggestion is suggested first (0 = never).")
+    rising_depth: int = _f(3, "Fair routing: how far down the suggestions a rising contributor is looked for.")
+    rising_min_recent: int = _f(
+        2, "A rising contributor made at least this many answers or pages in the last "
+        "rising_days, and more than half of all they contributed.")
+    rising_days: float = _f(
+        90.0, "The recent period of rising contributors, in days (before the question being routed).")
+
+
+@dataclass
 class AnswerSettings:
     passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
     sentences: int = _f(2, "Sentences in an extractive answer.")
@@ -297,6 +314,7 @@ class Settings:
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
+    routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -330,6 +331,7 @@ class ExpertReport:
     results: dict[str, dict[str, float]]
     differences: list[Difference]
     first_posts: int = 0  # questions whose accepted answerer had no earlier contribution
+    routing: Any = None  # RoutingReport (search/evaluation/routing.py): plain vs fair routing
 
     @property
     def questions(self) -> int:
@@ -343,13 +345,15 @@ class ExpertReport:
 
     def to_json(self) -> dict:
         return {"results": self.results, "differences": [asdict(d) for d in self.differences],
-                "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr}
+                "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr,
+                **({"routing": self.routing.to_json()} if self.routing else {})}
 
     def table(self) -> str:
         reach = (f"{self.first_posts} of {self.questions} accepted answers came from someone with no earlier "
                  f"contribution: no method can rank them (best possible MRR {self.best_possible_mrr:.3f})")
         return "\n".join([table(self.results), reach,
-                          *difference_lines(self.differences, "MRR", "questions", 3)])
+                          *difference_lines(self.differences, "MRR", "questions", 3),
+                          *([self.routing.table()] if self.routing else [])])
 
 
 def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
@@ -364,7 +368,11 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
         store.close()
     ev = Evaluation(dump, vectors, settings.experts.candidates)
     scores = ev.scores(standard_methods(ev, settings.experts), sample=sample, progress=progress)
-    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts)
+    report = ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts)
+    from .routing import evaluate_routing  # fair routing, in its own module (imports this one)
+
+    report.routing = evaluate_routing(ev, settings.experts, settings.routing, sample, progress=progress)
+    return report
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:
