@@ -1,7 +1,7 @@
 """The one settings object, read from a TOML file and passed in (never read at import).
 
-Every field carries a ``help`` string; ``settings_reference()`` renders them for the README
-and a test checks the README lists them all.
+Every field carries a ``help`` string; ``settings_reference()`` renders them for
+docs/configuration.md and a test checks that page lists them all.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class AclRule:
 @dataclass
 class SourceSettings:
     name: str = _f("", "Unique name of the source; part of every document id.")
-    kind: str = _f("markdown", "Source kind: markdown, git, mediawiki, stackexchange, discourse, files.")
+    kind: str = _f("markdown", "Source kind: markdown, git, mediawiki, stackexchange, discourse, files, slack, "
+                               "confluence.")
     path: str = _f("", "Folder, file or URL the source reads (relative paths are from the config file).")
     url: str = _f(
         "",
@@ -143,7 +144,7 @@ class SearchSettings:
         "cosine with the query (each chunk's sentences encoded alone at indexing, kept as 8-bit "
         "codes), added to its fused score. 0 = off, and indexing then encodes no sentences; "
         "turning it on re-stores every chunk at the next index run (the sentences are encoded "
-        "once: ~3.7 a chunk; see the README's 'Evaluating retrieval').",
+        "once: ~3.7 a chunk; see docs/ranking-and-evaluation.md).",
     )
     cross_encoder: str = _f(
         "",
@@ -338,11 +339,16 @@ class Settings:
         return self.config_path.parent / p
 
 
+def known_fields(cls: type) -> dict[str, Any]:
+    """A settings table's fields by name (without the internal ones)."""
+    return {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    known = known_fields(cls)
     unknown = set(data) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -388,9 +394,24 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"config file not found: {cfg}")
         return Settings()
     try:
-        data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        text = cfg.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{cfg}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{cfg}: cannot be read: {e.strerror or e}") from e
+    from .config_lines import dotted, key_lines, line_of, unknown_keys
+
+    unknown = unknown_keys(data)
+    if unknown:
+        lines = key_lines(text)
+        raise ConfigError("; ".join(f"{cfg.name}:{line_of(lines, path) or '?'}: unknown setting {dotted(path)}"
+                                    for path, _ in unknown) + " (`whoknows check` suggests the right names)")
+    return settings_from_data(data, cfg)
+
+
+def settings_from_data(data: dict[str, Any], cfg: Path) -> Settings:
+    """Settings from a parsed config file's tables, checked as ``load_settings`` checks them."""
     settings = _build(Settings, data, cfg.name)
     settings.config_path = cfg.resolve()
     settings.home = settings.resolve(str(settings.home))
@@ -412,7 +433,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def settings_reference() -> list[tuple[str, str, str]]:
-    """(key, default, help) for every documented setting, for the README."""
+    """(key, default, help) for every documented setting, for docs/configuration.md."""
     rows: list[tuple[str, str, str]] = []
 
     def walk(cls: type, prefix: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from index.settings import ConfigError, Settings, load_settings
 
-from . import cli_eval
+from . import cli_admin, cli_eval
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -346,13 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("status", cmd_status, "show counts, sources, failures and the last runs")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
     cli_eval.add_parser(verb, common)
+    cli_admin.add_parser(verb)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(getattr(args, "config", None))
+        # init and check read no config first: one is not written yet, the other is being judged
+        settings = load_settings(getattr(args, "config", None)) if getattr(args, "reads_config", True) else Settings()
         return int(args.fn(settings, args))
     except ConfigError as e:
         print(f"whoknows: config error: {e}", file=sys.stderr)
