@@ -218,6 +218,15 @@ class ExpertSettings:
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")
     evidence: int = _f(3, "Receipts shown per person.")
+    min_relevance: float = _f(
+        0.1, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
+        "wrote, or a page they wrote) is at least this relevant to the query (dense similarity plus the "
+        "keyword term, as in attribution); activity and recency order the people who pass but never "
+        "qualify anyone alone. Nobody passing means no one is suggested (chosen by leave-one-site-out "
+        "evaluation, docs/ranking-and-evaluation.md).")
+    relevance_gap: float = _f(
+        0.5, "Evidence gate, relative part: a receipt's own passage must also be within this of the "
+        "query's best passage (0 = no relative bound; chosen with min_relevance).")
 
 
 @dataclass

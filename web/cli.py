@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -79,15 +80,18 @@ def _viewer(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
+    from search.experts import NOBODY
+
     experts = _searcher(settings).experts(args.query, k=args.k, viewer=_viewer(settings, args))
     if args.json:
         print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
                          indent=2, ensure_ascii=False))
         return 0
     if not experts:
-        print(f"nobody found for {args.query!r}")
+        print(f"{NOBODY} (for {args.query!r}; nobody has a receipt on it). "
+              f"Ask it instead: whoknows ask {shlex.quote(args.query)}")
     for i, e in enumerate(experts, 1):
-        print(f"{i}. {e.person.name}  ({e.score:.2f})  {e.reason}")
+        print(f"{i}. {e.person.name}  [{e.band} evidence, {e.strength:.2f}]  {e.reason}")
         for ev in e.evidence:
             when = f" {ev.at:%Y-%m-%d}" if ev.at else ""
             print(f"     - {ev.role}{when}: {ev.title}  {ev.url}")

@@ -9,6 +9,7 @@ from index.filters import ChunkFilter
 from search.answers import Answer
 from search.documents import DocumentView
 from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
+from search.experts import NOBODY
 from search.gaps import GapReport
 from search.profiles import PersonProfile
 from search.rephrase import NoResultHelp
@@ -26,6 +27,7 @@ class SearchPage:
     filters: ChunkFilter = field(default_factory=ChunkFilter)
     like: str = ""  # "more like this" document id
     help: NoResultHelp | None = None  # when nothing was found
+    nobody: str = NOBODY  # said when nobody has a receipt on the query
 
     @property
     def title(self) -> str:
@@ -100,6 +102,7 @@ class AskPage:
     query: str = ""
     answer: Answer | None = None
     streaming: bool = False  # an LLM is configured: the page streams its answer
+    nobody: str = NOBODY  # said when nobody has a receipt on the question
 
     @property
     def title(self) -> str:

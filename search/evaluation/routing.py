@@ -130,7 +130,7 @@ def evaluate_routing(ev: Evaluation, p: ExpertSettings, r: RoutingSettings, samp
     rising = RisingTracker(ev.dump.contributions)
     people: set[str] = set()
     for qi, accepted, asker, t, before in ev.walk(tqdm(tests, desc="routing", disable=not progress)):
-        ranked = ev.evidence(p, qi, t, before).ranked
+        ranked = ev.evidence(p, qi, t, before).gated()  # who the model suggests
         people.update([pid for pid, _ in ranked if pid != asker][:SUGGESTED])
         for policy in policies:
             policy.route(ranked, t, rising, accepted, asker)
