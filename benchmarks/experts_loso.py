@@ -35,13 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index.embedding import EmbeddingCache, load_embedder  # noqa: E402
+from index.embedding import load_embedder  # noqa: E402
 from index.settings import load_settings  # noqa: E402
 from search.evaluation.experts import (  # noqa: E402
     BASELINES,
-    Evaluation,
-    embed_posts,
-    load_dump,
+    prepare,
     rank_of,
     standard_methods,
 )
@@ -75,14 +73,9 @@ class Site:
 
 def collect(dump_dir: Path, config: Path) -> Site:
     settings = load_settings(config)
-    dump = load_dump(dump_dir)
-    cache = EmbeddingCache(DEFAULT_CACHE)
-    try:
-        vectors = embed_posts(dump, load_embedder(settings.embedding), cache)
-    finally:
-        cache.close()
     p = replace(settings.experts, min_relevance=-9.0, relevance_gap=0.0)  # every receipt, judged later
-    ev = Evaluation(dump, vectors, p.candidates)
+    ev = prepare(dump_dir, settings, load_embedder(settings.embedding), DEFAULT_CACHE)
+    dump = ev.dump
     baselines = {name: m for name, m in standard_methods(ev, p).items() if name in BASELINES}
     well: dict[str, set[str]] = {}
     for c in dump.contributions:

@@ -437,9 +437,8 @@ class ExpertReport:
                           *([self.routing.table()] if self.routing else [])])
 
 
-def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
-                     sample: int = 0, progress: bool = True) -> ExpertReport:
-    """The whole protocol: load, embed (cached), baselines and the configured model."""
+def prepare(folder: Path, settings: Settings, embedder: Embedder, cache: Path) -> Evaluation:
+    """A dump loaded and embedded (through the cache at ``cache``), ready to score methods."""
     dump = load_dump(folder)
     cache.parent.mkdir(parents=True, exist_ok=True)
     store = EmbeddingCache(cache)
@@ -447,7 +446,13 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
         vectors = embed_posts(dump, embedder, store)
     finally:
         store.close()
-    ev = Evaluation(dump, vectors, settings.experts.candidates)
+    return Evaluation(dump, vectors, settings.experts.candidates)
+
+
+def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
+                     sample: int = 0, progress: bool = True) -> ExpertReport:
+    """The whole protocol: load, embed (cached), baselines and the configured model."""
+    ev = prepare(folder, settings, embedder, cache)
     check = ReceiptCheck(settings.experts.k, settings.experts.evidence)
     scores = ev.scores(standard_methods(ev, settings.experts, check), sample=sample, progress=progress)
     report = ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts,
