@@ -306,6 +306,19 @@ class IngestSettings:
 
 
 @dataclass
+class RaySettings:
+    address: str = _f(
+        "",
+        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
+        "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
+    )
+    num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
+
+
+@dataclass
 class WebSettings:
     host: str = _f("127.0.0.1", "Address `whoknows serve` binds to.")
     port: int = _f(8000, "Port `whoknows serve` listens on.")
@@ -328,6 +341,7 @@ class Settings:
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
+    ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(
         dict,
         "Alias table: display name = list of handles, names and e-mails that are that person.",

@@ -32,7 +32,22 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     opts = IngestOptions(only=args.source or None, allow_mass_delete=args.allow_mass_delete,
                          full=args.full, progress=not args.json and not args.quiet)
-    record = run_ingest(settings, _embedder(settings), opts)
+    address = getattr(args, "ray", None) or settings.ray.address
+    if address:  # before anything is loaded or written: a missing extra fails here
+        from ingest.ray_executor import require_ray
+
+        require_ray()
+    embedder = _embedder(settings)
+    if address:
+        from ingest.ray_executor import encoder_factory, ray_embedder
+
+        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address)
+        opts.embed_batch = max(opts.embed_batch, 4 * embedder.workers * settings.ray.batch_size)
+    try:
+        record = run_ingest(settings, embedder, opts)
+    finally:
+        if address:
+            embedder.close()
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
     else:
@@ -187,7 +202,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
     for r in st.runs[:5]:
         print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
-              f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences)"
+              f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences, "
+              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)})"
               f"{' ' + r['error'] if r['error'] else ''}")
         if r["status"] == "running" and r["progress"]:
             p = r["progress"]
@@ -280,6 +296,8 @@ def _ingest_flags(sp: argparse.ArgumentParser) -> None:
                     help="apply a run that deletes more than half of a source")
     sp.add_argument("--json", action="store_true", help="print the run record as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--ray", metavar="ADDRESS", help="encode on Ray: local, auto or ray://host:10001 "
+                    "(overrides [ray] address; needs pip install -e '.[ray]')")
 
 
 def build_parser() -> argparse.ArgumentParser:
