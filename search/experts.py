@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -238,6 +238,8 @@ class ExpertFinder:
 
     def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
         self.settings = settings
+        # re-weighs (person id, score) best first before the cut, e.g. by expert votes (search/feedback.py)
+        self.adjust: Callable[[str, list[tuple[str, float]]], list[tuple[str, float]]] | None = None
         self._clocks: tuple[tuple[str, int], dict[str, Clock]] | None = None
         resolver = PeopleResolver(aliases)
         self._excluded_names = {e.strip().lower() for e in settings.exclude}
@@ -278,7 +280,8 @@ class ExpertFinder:
                 act[pid] += p.role_weights.get(role, 0.5) * n
         ids = {(x.doc_id, x.section): x.chunk_id for x in passages if x.chunk_id >= 0}
         best_id = {x.doc_id: x.chunk_id for x in sorted(passages, key=lambda x: x.score) if x.chunk_id >= 0}
-        ranked = combine(top, act, p, why=why)[: k or p.k]
+        ranked = combine(top, act, p, why=why)
+        ranked = (self.adjust(query, ranked) if self.adjust else ranked)[: k or p.k]
         receipts = {pid: _receipts(why[pid], ids, best_id) for pid, _ in ranked}
         # only the receipts shown need their chunk's text, title and link: read them in one go
         wanted = dict.fromkeys(cid for r in receipts.values() for _, _, cid in r[: p.evidence])
