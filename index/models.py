@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 EVERYONE = "everyone"
+USER_PREFIX = "user:"  # a visible_to entry naming one person rather than a group
+
+
+def user_entry(user: str) -> str:
+    """The ``visible_to`` entry that lets one user (by the name they sign in with) see a document."""
+    return USER_PREFIX + user.strip().lower()
 
 # Roles a person can play for a document. Weights for expertise live in search settings.
 ROLES = (

@@ -34,7 +34,8 @@ class AclRule:
 @dataclass
 class SourceSettings:
     name: str = _f("", "Unique name of the source; part of every document id.")
-    kind: str = _f("markdown", "Source kind: markdown, git, mediawiki, stackexchange, discourse, files.")
+    kind: str = _f("markdown", "Source kind: markdown, git, mediawiki, stackexchange, discourse, files, slack, "
+                               "confluence.")
     path: str = _f("", "Folder, file or URL the source reads (relative paths are from the config file).")
     url: str = _f(
         "",

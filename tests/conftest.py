@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,6 +52,23 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+def source_items(items: Iterable[Any]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """A source's output split: documents by id, failures' reasons by item, unchanged ids."""
+    from index.models import Failure, Unchanged
+
+    docs: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    unchanged: list[str] = []
+    for item in items:
+        if isinstance(item, Failure):
+            failures[item.item] = item.reason
+        elif isinstance(item, Unchanged):
+            unchanged.append(item.doc_id)
+        else:
+            docs[item.id] = item
+    return docs, failures, unchanged
 
 
 def write(path: Path, text: str | bytes) -> Path:

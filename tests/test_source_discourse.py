@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +18,7 @@ from ingest.sources.discourse import DiscourseSource
 from ingest.sources.discourse_api import ClientOptions, DiscourseClient, DiscourseUnavailable
 
 from .conftest import write
+from .json_server import json_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discourse"
 KEY_ENV, KEY, API_USER = "WHOKNOWS_TEST_DISCOURSE_KEY", "secret-key-123", "whoknows-bot"
@@ -178,35 +177,17 @@ class Forum:
 def forum():
     state = Forum()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            url = urlsplit(self.path)
-            state.log.append((self.path, dict(self.headers)))
-            pending = state.too_many.get(url.path)
-            if pending:
-                self._send(429, {"errors": ["slow down"]}, {"Retry-After": pending.pop(0)})
-                return
-            self._send(*state.answer(url.path, parse_qs(url.query), dict(self.headers)))
+    def respond(path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        url = urlsplit(path)
+        state.log.append((path, headers))
+        pending = state.too_many.get(url.path)
+        if pending:
+            return 429, {"errors": ["slow down"]}, {"Retry-After": pending.pop(0)}
+        return (*state.answer(url.path, parse_qs(url.query), headers), {})
 
-        def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
-    yield state
-    server.shutdown()
-    server.server_close()
+    with json_server(respond) as url:
+        state.url = url  # type: ignore[attr-defined]
+        yield state
 
 
 def live_settings(tmp_path: Path, url: str, **options: Any) -> Settings:

@@ -47,6 +47,8 @@ SOURCE_KINDS: dict[str, SourceFactory] = {
     "mediawiki": _lazy("mediawiki", "MediaWikiSource"),
     "files": _lazy("files", "FilesSource"),
     "beir": _lazy("beir", "BeirSource"),
+    "slack": _lazy("slack", "SlackSource"),
+    "confluence": _lazy("confluence", "ConfluenceSource"),
 }
 
 

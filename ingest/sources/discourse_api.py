@@ -10,97 +10,37 @@ cost no request and stay in the index.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import os
-import time
 import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from index.models import Failure
 
+from .http_json import ClientOptions, JsonClient, SourceUnavailable, secret_from_env
+from .http_json import client_options as http_client_options
+
+__all__ = ["ClientOptions", "DiscourseClient", "DiscourseUnavailable", "ForumMirror", "client_options", "parse_time"]
+
 POSTS_PER_REQUEST = 20  # Discourse serves topic posts in chunks of 20
 
 
-class DiscourseUnavailable(RuntimeError):
-    """The server cannot be reached, refuses the credentials or keeps rate limiting."""
+DiscourseUnavailable = SourceUnavailable  # the name Discourse callers and tests know
 
 
-@dataclass
-class ClientOptions:
-    delay: float = 1.0  # seconds between requests (Discourse allows 60 API requests/min by default)
-    retries: int = 3  # retries of a request answered with 429 or 503
-    max_wait: float = 60.0  # longest Retry-After honoured; longer waits are cut to this
-    timeout: float = 30.0
-    api_key: str = field(default="", repr=False)  # never in a log line or a traceback's repr
-    api_username: str = ""
-
-
-class DiscourseClient:
+class DiscourseClient(JsonClient):
     """GETs JSON from one Discourse; the API key travels in headers and is never logged."""
 
-    def __init__(self, base_url: str, opts: ClientOptions, sleep: Callable[[float], None] = time.sleep):
-        self.base = base_url.rstrip("/")
-        self.opts = opts
-        self.sleep = sleep
-        self._last = 0.0
-        self.requests = 0
+    agent = "whoknows (Discourse source)"
 
     def _headers(self) -> dict[str, str]:
-        h = {"Accept": "application/json", "User-Agent": "whoknows (Discourse source)"}
+        h = super()._headers()
         if self.opts.api_key:
             h["Api-Key"] = self.opts.api_key
             h["Api-Username"] = self.opts.api_username or "system"
         return h
-
-    def get(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
-        """JSON of ``path``; raises ``urllib.error.HTTPError`` for 4xx/5xx other than 429/503,
-        ``DiscourseUnavailable`` when the server cannot be reached or keeps rate limiting."""
-        url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        for attempt in range(self.opts.retries + 1):
-            self._pause()
-            try:
-                req = urllib.request.Request(url, headers=self._headers())
-                with urllib.request.urlopen(req, timeout=self.opts.timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                if e.code not in (429, 503) or attempt == self.opts.retries:
-                    if e.code in (429, 503):
-                        raise DiscourseUnavailable(
-                            f"{self.base} still answers HTTP {e.code} after {self.opts.retries} retries") from None
-                    raise
-                self.sleep(self._retry_after(e.headers.get("Retry-After"), attempt))
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                reason = getattr(e, "reason", e)
-                raise DiscourseUnavailable(f"cannot reach {self.base}: {reason}") from None
-        raise AssertionError("unreachable")
-
-    def _pause(self) -> None:
-        wait = self._last + self.opts.delay - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-        self._last = time.monotonic()
-        self.requests += 1
-
-    def _retry_after(self, value: str | None, attempt: int) -> float:
-        """Seconds to wait: Retry-After (seconds or an HTTP date), else exponential backoff."""
-        wait = float(2 ** attempt)
-        if value:
-            try:
-                wait = float(value)
-            except ValueError:
-                try:
-                    when = email.utils.parsedate_to_datetime(value)
-                    wait = (when - datetime.now(UTC)).total_seconds()
-                except (TypeError, ValueError):
-                    pass  # an unreadable Retry-After: keep the backoff
-        return min(max(wait, 0.0), self.opts.max_wait)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -233,17 +173,9 @@ class ForumMirror:
 
 def client_options(options: dict[str, Any], source: str) -> ClientOptions:
     """Client settings from the source's options; the API key comes from an environment variable."""
-    key = ""
-    env = str(options.get("api_key_env", "")).strip()
-    if env:
-        key = os.environ.get(env, "")
-        if not key:
-            raise ValueError(f"source {source!r}: environment variable {env} (options.api_key_env) is not set")
-    return ClientOptions(
-        delay=float(options.get("delay", 1.0)), retries=int(options.get("retries", 3)),
-        max_wait=float(options.get("max_wait", 60.0)), timeout=float(options.get("timeout", 30.0)),
-        api_key=key, api_username=str(options.get("api_username", "")),
-    )
+    opts = http_client_options(options, source, secret_from_env(options, "api_key_env", source))
+    opts.api_username = str(options.get("api_username", ""))
+    return opts
 
 
 def _write_json(path: Path, data: Any) -> None:

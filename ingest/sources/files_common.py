@@ -7,8 +7,9 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from index.models import EVERYONE
+from index.models import EVERYONE, Failure, Unchanged
 from index.settings import AclRule, SourceSettings
 
 
@@ -50,3 +51,13 @@ def link_for(cfg: SourceSettings, rel_path: str, native_id: str = "", anchor: st
         stem = stem[: -len("/index")]
     url = cfg.url.format(path=stem, id=native_id or rel_path)
     return f"{url}#{anchor}" if anchor else url
+
+
+def replayed(source: str, state: dict[str, Any], files: Any) -> list[Failure | Unchanged] | None:
+    """For a source read from files that kept their sizes and mtimes (``files``, as saved in
+    ``state["files"]``): the last run's failures again and every document unchanged; None
+    when the files changed (or no run was saved) and they must be read."""
+    if state.get("files") != files or "ids" not in state:
+        return None
+    return ([Failure(source, item, reason) for item, reason in state.get("failures", [])]
+            + [Unchanged(doc_id) for doc_id in state["ids"]])

@@ -35,7 +35,7 @@ from index.models import Contribution, Document, Failure, Person, Section, Uncha
 from index.settings import Settings, SourceSettings
 
 from ..html_text import html_to_text
-from .files_common import acl_for
+from .files_common import acl_for, replayed
 from .stackexchange_dump import Comment, DumpIndex, Post, Thread
 
 # A contribution's weight says how much of the thread it is; role weights for expertise
@@ -91,11 +91,8 @@ class StackExchangeSource:
             raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
         files = {p.name: [st.st_size, st.st_mtime_ns] for p in sorted(self.root.iterdir())
                  if p.is_file() and (st := p.stat())}
-        if self.state.get("files") == files and "ids" in self.state:
-            for item, reason in self.state.get("failures", []):
-                yield Failure(self.name, item, reason)
-            for doc_id in self.state["ids"]:
-                yield Unchanged(doc_id)
+        if (again := replayed(self.name, self.state, files)) is not None:
+            yield from again
             return
         ids: list[str] = []
         failures: list[list[str]] = []
