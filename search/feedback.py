@@ -112,39 +112,31 @@ class FeedbackModel:
     def document_boosts(self, key: str, qvec: np.ndarray | None, doc_ids: Iterable[str],
                         p: FeedbackSettings) -> dict[str, float]:
         """Boost of each of ``doc_ids`` that has feedback bearing on the query (others: 1)."""
-        docs = [d for d in doc_ids if d in self.doc_queries]
-        if not docs:
-            return {}
-        w = self.weights(key, qvec, {i for d in docs for i in self.doc_queries[d]}, p)
-        out = {}
-        for d in docs:
-            best: dict[str, tuple[float, float]] = {}  # viewer -> (weight, signal)
-            for i in self.doc_queries[d]:
-                if i not in w:
-                    continue
-                for viewer, signal in self.docs[i].get(d, {}).items():
-                    _keep(best, viewer, w[i], signal)
-                for viewer in self._clicks[i].get(d, ()) if i < len(self._clicks) else ():
-                    _keep(best, viewer, w[i], p.click_weight)
-            if best:
-                out[d] = _boost(best.values(), p.prior, p.max_boost)
-        return out
+        return self._boosts(key, qvec, doc_ids, p, self.docs, self.doc_queries, self._clicks, p.max_boost)
 
     def expert_boosts(self, key: str, qvec: np.ndarray | None, person_ids: Iterable[str],
                       p: FeedbackSettings) -> dict[str, float]:
-        people = [x for x in person_ids if x in self.expert_queries]
-        if not people:
+        return self._boosts(key, qvec, person_ids, p, self.experts, self.expert_queries, [], p.expert_max_boost)
+
+    def _boosts(self, key: str, qvec: np.ndarray | None, items: Iterable[str], p: FeedbackSettings,
+                signals: list[Signals], inverted: dict[str, list[int]], clicks: list[dict[str, set[str]]],
+                bound: float) -> dict[str, float]:
+        found = [x for x in items if x in inverted]
+        if not found:
             return {}
-        w = self.weights(key, qvec, {i for x in people for i in self.expert_queries[x]}, p)
+        w = self.weights(key, qvec, {i for x in found for i in inverted[x]}, p)
         out = {}
-        for x in people:
-            best: dict[str, tuple[float, float]] = {}
-            for i in self.expert_queries[x]:
-                if i in w:
-                    for viewer, signal in self.experts[i].get(x, {}).items():
-                        _keep(best, viewer, w[i], signal)
+        for x in found:
+            best: dict[str, tuple[float, float]] = {}  # viewer -> (weight, signal)
+            for i in inverted[x]:
+                if i not in w:
+                    continue
+                for viewer, signal in signals[i].get(x, {}).items():
+                    _keep(best, viewer, w[i], signal)
+                for viewer in clicks[i].get(x, ()) if i < len(clicks) else ():
+                    _keep(best, viewer, w[i], p.click_weight)
             if best:
-                out[x] = _boost(best.values(), p.prior, p.expert_max_boost)
+                out[x] = _boost(best.values(), p.prior, bound)
         return out
 
 
