@@ -98,8 +98,13 @@ class FeedbackLog:
         key = normalise(query)
         if not key or not doc_id or not viewer:
             raise ValueError("an open needs a query, a document and a viewer")
-        self._write("INSERT INTO clicks(viewer, query, doc_id, rank, at) VALUES (?,?,?,?,?)",
-                    (viewer[:200], key, doc_id[:1000], max(0, min(rank, 10_000)), now or time.time()))
+        at = now or time.time()
+        # the same open again within the hour is not another row: a reloading page or a script
+        # clicking all day cannot grow the table (the ranking counts one per viewer anyway)
+        self._write("INSERT INTO clicks(viewer, query, doc_id, rank, at) SELECT ?,?,?,?,? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM clicks WHERE query = ? AND doc_id = ? AND viewer = ? AND at > ?)",
+                    (viewer[:200], key, doc_id[:1000], max(0, min(rank, 10_000)), at,
+                     key, doc_id[:1000], viewer[:200], at - 3600))
 
     def remember_query(self, query: str, text: str, model: str, vector: np.ndarray) -> None:
         """The query's vector, for the similar-query transfer (kept while it has feedback)."""
