@@ -254,13 +254,13 @@ class FeedbackSettings:
         2.0, "Bound of the per-document boost from votes and opens: a score is multiplied by at "
         "most this, and divided by at most this (chosen by `whoknows eval feedback`).")
     prior: float = _f(
-        3.0, "Shrinkage toward no boost: votes' weight is net / (votes + prior), so a few votes "
+        1.0, "Shrinkage toward no boost: votes' weight is net / (votes + prior), so a few votes "
         "move a document a little and it takes many viewers to reach the bound.")
     click_weight: float = _f(0.3, "An opened result counts as this fraction of an up vote (one per viewer).")
     similar_min: float = _f(
-        0.8, "Cosine of two queries' vectors from which votes on one shape the other's results.")
+        0.7, "Cosine of two queries' vectors from which votes on one shape the other's results.")
     similar_weight: float = _f(
-        0.5, "Weight of a similar query's votes at cosine 1, falling linearly to 0 at similar_min; "
+        1.0, "Weight of a similar query's votes at cosine 1, falling linearly to 0 at similar_min; "
         "the query's own votes weigh 1.")
     expert_max_boost: float = _f(1.5, "Bound of the boost an expert's votes give their score.")
     retention_days: float = _f(365.0, "Votes and opens older than this are deleted (0 = kept for ever).")
