@@ -1,7 +1,7 @@
 """The one settings object, read from a TOML file and passed in (never read at import).
 
-Every field carries a ``help`` string; ``settings_reference()`` renders them for the README
-and a test checks the README lists them all.
+Every field carries a ``help`` string; ``settings_reference()`` renders them for
+docs/configuration.md and a test checks that page lists them all.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class SearchSettings:
         "cosine with the query (each chunk's sentences encoded alone at indexing, kept as 8-bit "
         "codes), added to its fused score. 0 = off, and indexing then encodes no sentences; "
         "turning it on re-stores every chunk at the next index run (the sentences are encoded "
-        "once: ~3.7 a chunk; see the README's 'Evaluating retrieval').",
+        "once: ~3.7 a chunk; see docs/ranking-and-evaluation.md).",
     )
     cross_encoder: str = _f(
         "",
@@ -218,6 +218,15 @@ class ExpertSettings:
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")
     evidence: int = _f(3, "Receipts shown per person.")
+    min_relevance: float = _f(
+        0.1, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
+        "wrote, or a page they wrote) is at least this relevant to the query (dense similarity plus the "
+        "keyword term, as in attribution); activity and recency order the people who pass but never "
+        "qualify anyone alone. Nobody passing means no one is suggested (chosen by leave-one-site-out "
+        "evaluation, docs/ranking-and-evaluation.md).")
+    relevance_gap: float = _f(
+        0.5, "Evidence gate, relative part: a receipt's own passage must also be within this of the "
+        "query's best passage (0 = no relative bound; chosen with min_relevance).")
 
 
 @dataclass
@@ -299,6 +308,19 @@ class IngestSettings:
 
 
 @dataclass
+class RaySettings:
+    address: str = _f(
+        "",
+        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
+        "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
+    )
+    num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
+
+
+@dataclass
 class WebSettings:
     host: str = _f("127.0.0.1", "Address `whoknows serve` binds to.")
     port: int = _f(8000, "Port `whoknows serve` listens on.")
@@ -321,6 +343,7 @@ class Settings:
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
+    ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(
         dict,
         "Alias table: display name = list of handles, names and e-mails that are that person.",
@@ -341,11 +364,16 @@ class Settings:
         return self.config_path.parent / p
 
 
+def known_fields(cls: type) -> dict[str, Any]:
+    """A settings table's fields by name (without the internal ones)."""
+    return {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    known = known_fields(cls)
     unknown = set(data) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -391,9 +419,24 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             raise ConfigError(f"config file not found: {cfg}")
         return Settings()
     try:
-        data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        text = cfg.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{cfg}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{cfg}: cannot be read: {e.strerror or e}") from e
+    from .config_lines import dotted, key_lines, line_of, unknown_keys
+
+    unknown = unknown_keys(data)
+    if unknown:
+        lines = key_lines(text)
+        raise ConfigError("; ".join(f"{cfg.name}:{line_of(lines, path) or '?'}: unknown setting {dotted(path)}"
+                                    for path, _ in unknown) + " (`whoknows check` suggests the right names)")
+    return settings_from_data(data, cfg)
+
+
+def settings_from_data(data: dict[str, Any], cfg: Path) -> Settings:
+    """Settings from a parsed config file's tables, checked as ``load_settings`` checks them."""
     settings = _build(Settings, data, cfg.name)
     settings.config_path = cfg.resolve()
     settings.home = settings.resolve(str(settings.home))
@@ -415,7 +458,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def settings_reference() -> list[tuple[str, str, str]]:
-    """(key, default, help) for every documented setting, for the README."""
+    """(key, default, help) for every documented setting, for docs/configuration.md."""
     rows: list[tuple[str, str, str]] = []
 
     def walk(cls: type, prefix: str) -> None:

@@ -240,6 +240,7 @@ class Searcher:
         ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
         self._fill(results, ranking, query, k, page)
         if want_experts:
+            results.experts_asked = True
             results.experts = self._experts(ranking.reader, ranking.dense_hits, query, ranking.keyword_hits,
                                             viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000

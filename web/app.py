@@ -17,12 +17,12 @@ from fastapi.staticfiles import StaticFiles
 from index.embedding import Embedder, load_query_embedder
 from index.feedback import FeedbackLog
 from index.filters import ChunkFilter
-from index.gaps import NO_RESULTS, GapLog
+from index.gaps import NO_EXPERT, NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.answers import Answerer
 from search.expertise import TopicMap
-from search.experts import ExpertFinder
+from search.experts import ExpertFinder, abstention
 from search.feedback import Feedback
 from search.feedback_report import feedback_report
 from search.gaps import gap_report
@@ -102,8 +102,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
             results = s.similar(like, flt=flt, viewer=viewer)
         elif q.strip():
             results = s.search(q, page=page, with_experts=True, flt=flt, viewer=viewer)
-        if results is not None and not like and not results.hits and page == 1 and flt.is_empty:
-            gaps.record(q, NO_RESULTS)
+        if results is not None and not like and page == 1 and flt.is_empty and (
+                not results.hits or results.abstained):
+            gaps.record(q, NO_EXPERT if results.hits else NO_RESULTS)
         help_ = no_result_help(s, q, viewer) if results is not None and not results.hits and not like else None
         ctx = SearchPage(query=q, results=results, filters=flt, like=like, help=help_,
                          doc_count=s.index.get().store.count_visible(viewer.restrict().groups), csrf=csrf)
@@ -218,7 +219,8 @@ def _reindexer(settings: Settings) -> Scheduler:
 
 
 def _experts_json(s: Searcher, q: str, k: int, flt: ChunkFilter, viewer: Viewer) -> dict[str, Any]:
-    return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer, flt)]}
+    experts = s.experts(q, k, viewer, flt)
+    return {"query": q, "experts": [e.to_json() for e in experts], "abstained": abstention(q, experts)}
 
 
 def _search_json(s: Searcher, q: str, k: int, page: int, experts: bool, flt: ChunkFilter, viewer: Viewer

@@ -9,6 +9,7 @@ from index.filters import ChunkFilter
 from search.answers import Answer
 from search.documents import DocumentView
 from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
+from search.experts import NOBODY
 from search.feedback_report import FeedbackReport
 from search.gaps import GapReport
 from search.profiles import PersonProfile
@@ -28,6 +29,7 @@ class SearchPage:
     like: str = ""  # "more like this" document id
     help: NoResultHelp | None = None  # when nothing was found
     csrf: str = ""  # the token the page's votes and opens are sent with
+    nobody: str = NOBODY  # said when nobody has a receipt on the query
 
     @property
     def title(self) -> str:
@@ -104,6 +106,7 @@ class AskPage:
     answer: Answer | None = None
     streaming: bool = False  # an LLM is configured: the page streams its answer
     csrf: str = ""  # the token the page's votes are sent with
+    nobody: str = NOBODY  # said when nobody has a receipt on the question
 
     @property
     def title(self) -> str:
