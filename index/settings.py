@@ -274,6 +274,25 @@ class LlmSettings:
 
 
 @dataclass
+class FeedbackSettings:
+    enabled: bool = _f(True, "Record votes and result opens, and let them shape the ranking (docs/feedback.md).")
+    max_boost: float = _f(
+        2.0, "Bound of the per-document boost from votes and opens: a score is multiplied by at "
+        "most this, and divided by at most this (chosen by `whoknows eval feedback`).")
+    prior: float = _f(
+        1.0, "Shrinkage toward no boost: votes' weight is net / (votes + prior), so a few votes "
+        "move a document a little and it takes many viewers to reach the bound.")
+    click_weight: float = _f(0.3, "An opened result counts as this fraction of an up vote (one per viewer).")
+    similar_min: float = _f(
+        0.7, "Cosine of two queries' vectors from which votes on one shape the other's results.")
+    similar_weight: float = _f(
+        1.0, "Weight of a similar query's votes at cosine 1, falling linearly to 0 at similar_min; "
+        "the query's own votes weigh 1.")
+    expert_max_boost: float = _f(1.5, "Bound of the boost an expert's votes give their score.")
+    retention_days: float = _f(365.0, "Votes and opens older than this are deleted (0 = kept for ever).")
+
+
+@dataclass
 class AuthSettings:
     mode: str = _f(
         "local", "Who is asking: 'local' (one user who sees everything), 'proxy' (user and groups "
@@ -340,6 +359,7 @@ class Settings:
     routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
+    feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(
