@@ -230,6 +230,23 @@ class ExpertSettings:
 
 
 @dataclass
+class RoutingSettings:
+    load_penalty: float = _f(
+        1.0, "Fair routing (measured by `whoknows eval experts`): a suggested person's score (log "
+        "scale) is lowered by this times log(1 + questions routed to them in the last week), so a "
+        "near tie goes to whoever was asked less (0 = rank order).")
+    rising_margin: float = _f(
+        0.25, "Fair routing: a rising contributor whose score is within this (log scale) of the first "
+        "suggestion is suggested first (0 = never).")
+    rising_depth: int = _f(3, "Fair routing: how far down the suggestions a rising contributor is looked for.")
+    rising_min_recent: int = _f(
+        2, "A rising contributor made at least this many answers or pages in the last "
+        "rising_days, and more than half of all they contributed.")
+    rising_days: float = _f(
+        90.0, "The recent period of rising contributors, in days (before the question being routed).")
+
+
+@dataclass
 class AnswerSettings:
     passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
     sentences: int = _f(2, "Sentences in an extractive answer.")
@@ -254,6 +271,25 @@ class LlmSettings:
     api_key_env: str = _f("", "Name of the environment variable holding the API key, if one is needed.")
     timeout_s: float = _f(30.0, "Give up on the model after this many seconds and answer extractively.")
     max_tokens: int = _f(400, "Longest generated answer.")
+
+
+@dataclass
+class FeedbackSettings:
+    enabled: bool = _f(True, "Record votes and result opens, and let them shape the ranking (docs/feedback.md).")
+    max_boost: float = _f(
+        2.0, "Bound of the per-document boost from votes and opens: a score is multiplied by at "
+        "most this, and divided by at most this (chosen by `whoknows eval feedback`).")
+    prior: float = _f(
+        1.0, "Shrinkage toward no boost: votes' weight is net / (votes + prior), so a few votes "
+        "move a document a little and it takes many viewers to reach the bound.")
+    click_weight: float = _f(0.3, "An opened result counts as this fraction of an up vote (one per viewer).")
+    similar_min: float = _f(
+        0.7, "Cosine of two queries' vectors from which votes on one shape the other's results.")
+    similar_weight: float = _f(
+        1.0, "Weight of a similar query's votes at cosine 1, falling linearly to 0 at similar_min; "
+        "the query's own votes weigh 1.")
+    expert_max_boost: float = _f(1.5, "Bound of the boost an expert's votes give their score.")
+    retention_days: float = _f(365.0, "Votes and opens older than this are deleted (0 = kept for ever).")
 
 
 @dataclass
@@ -320,8 +356,10 @@ class Settings:
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
+    routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
+    feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
     ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -289,6 +289,8 @@ class ExpertFinder:
 
     def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
         self.settings = settings
+        # re-weighs (person id, score) best first before the cut, e.g. by expert votes (search/feedback.py)
+        self.adjust: Callable[[str, list[tuple[str, float]]], list[tuple[str, float]]] | None = None
         self._clocks: tuple[tuple[str, int], dict[str, Clock]] | None = None
         resolver = PeopleResolver(aliases)
         self._excluded_names = {e.strip().lower() for e in settings.exclude}
@@ -329,7 +331,8 @@ class ExpertFinder:
                 act[pid] += p.role_weights.get(role, 0.5) * n
         floor = relevance_floor(passages, p)
         found = relevant_receipts(passages, why, p, floor)
-        ranked = [(pid, s) for pid, s in combine(top, act, p, why=why) if found.get(pid)][: k or p.k]
+        ranked = [(pid, s) for pid, s in combine(top, act, p, why=why) if found.get(pid)]
+        ranked = (self.adjust(query, ranked) if self.adjust else ranked)[: k or p.k]
         receipts = {pid: _shown_chunks(found[pid], passages, p) for pid, _ in ranked}
         # only the receipts shown need their chunk's text, title and link: read them in one go
         wanted = dict.fromkeys(cid for r in receipts.values() for _, _, cid in r[: p.evidence])

@@ -146,6 +146,29 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from index.feedback import FeedbackLog
+    from index.generations import Home, LiveIndex
+    from search.feedback_report import feedback_report
+
+    log = FeedbackLog(settings.home / "state.sqlite", settings.feedback.retention_days)
+    report = feedback_report(log, LiveIndex(Home(settings.home)), limit=args.limit)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    if report.empty:
+        print("no votes or opens recorded yet")
+    if report.down_voted:
+        print("Most down-voted documents and answers (candidates for going stale):")
+    for d in report.down_voted:
+        print(f"  {d.down:4} down {d.up:4} up  {d.kind:<6}  {d.title or '(no longer indexed)'}  [{d.doc_id}]")
+    if report.opened_not_helped:
+        print("Queries with many opens and no up votes:")
+    for q in report.opened_not_helped:
+        print(f"  {q.opens:4} opens by {q.viewers} viewer(s), {q.down} down  {q.query}")
+    return 0
+
+
 def cmd_gaps(settings: Settings, args: argparse.Namespace) -> int:
     from index.gaps import GapLog
     from search.gaps import gap_report
@@ -349,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
     sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
+    sp = verb("feedback", cmd_feedback, "votes and opens: most down-voted documents and answers, "
+              "queries opened without up votes")
+    sp.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
     sp = verb("people", cmd_people, "list people with their contributions per source and role")
     sp.add_argument("--source", help="only people who contributed to this source")
     sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")

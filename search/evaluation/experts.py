@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -406,6 +407,7 @@ class ExpertReport:
     differences: list[Difference]
     first_posts: int = 0  # questions whose accepted answerer had no earlier contribution
     receipts: dict[str, float] = field(default_factory=dict)  # ReceiptCheck.summary of the model
+    routing: Any = None  # RoutingReport (search/evaluation/routing.py): plain vs fair routing
 
     @property
     def questions(self) -> int:
@@ -420,7 +422,7 @@ class ExpertReport:
     def to_json(self) -> dict:
         return {"results": self.results, "differences": [asdict(d) for d in self.differences],
                 "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr,
-                "receipts": self.receipts}
+                "receipts": self.receipts, **({"routing": self.routing.to_json()} if self.routing else {})}
 
     def table(self) -> str:
         reach = (f"{self.first_posts} of {self.questions} accepted answers came from someone with no earlier "
@@ -431,7 +433,8 @@ class ExpertReport:
                   f"{r['receipt precision (shares a tag)']:.3f} share a tag with it; abstained on "
                   f"{r['abstention rate']:.3f} of the questions"] if r else [])
         return "\n".join([table(self.results), reach, *shown,
-                          *difference_lines(self.differences, "MRR", "questions", 3)])
+                          *difference_lines(self.differences, "MRR", "questions", 3),
+                          *([self.routing.table()] if self.routing else [])])
 
 
 def prepare(folder: Path, settings: Settings, embedder: Embedder, cache: Path) -> Evaluation:
@@ -452,8 +455,12 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
     ev = prepare(folder, settings, embedder, cache)
     check = ReceiptCheck(settings.experts.k, settings.experts.evidence)
     scores = ev.scores(standard_methods(ev, settings.experts, check), sample=sample, progress=progress)
-    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts,
-                        check.summary())
+    report = ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts,
+                          check.summary())
+    from .routing import evaluate_routing  # fair routing, in its own module (imports this one)
+
+    report.routing = evaluate_routing(ev, settings.experts, settings.routing, sample, progress=progress)
+    return report
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:

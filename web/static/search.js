@@ -151,7 +151,7 @@
   function experts(list, q) {
     if (!list || !list.length) return null;
     return el("aside", { class: "experts", "aria-labelledby": "experts-h" }, el("h2", { id: "experts-h" }, "Who knows"),
-      el("ol", {}, list.map((e) => el("li", { class: "expert" },
+      el("ol", {}, list.map((e) => el("li", { class: "expert", "data-person-id": e.person.id },
         el("a", { class: "expert-name", href: "/people/" + e.person.id }, e.person.name), " ",
         el("span", { class: "strength band-" + e.band, title: "strength " + e.strength.toFixed(2) }, e.band + " evidence"),
         el("p", { class: "reason" }, e.reason),
