@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
 
 from index.generations import Home
 from index.runs import RunLog
 from index.settings import RaySettings
 from ingest.pipeline import IngestOptions, run_ingest
 from search.status import index_status
+from web.app import create_app
 from web.cli import main
 
 from .conftest import write
@@ -96,6 +99,8 @@ def test_ray_path_gives_what_the_local_path_gives_and_a_rerun_embeds_nothing(
         assert float(np.dot(vec, g_vec)) >= 0.9999
     status = index_status(on_ray)
     assert (status.runs[0]["executor"], status.runs[0]["workers"]) == ("ray", 2)
+    page = TestClient(create_app(on_ray, embedder=FakeTokenEmbedder())).get("/admin").text
+    assert "on ray x2" in BeautifulSoup(page, "html.parser").select_one("#runs .executor").get_text()
 
     again = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))
     assert again.status == "ok" and again.executor == "ray"
