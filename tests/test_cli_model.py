@@ -61,7 +61,7 @@ def test_config_errors_are_clear(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[[sources]]\nname = 'x'\nkind = 'markdown'\npaht = 'typo'\n")
     assert main(["status", "--config", str(bad)]) == 2
-    assert "unknown setting(s) paht" in capsys.readouterr().err
+    assert "bad.toml:4: unknown setting sources[0].paht" in capsys.readouterr().err  # with its line
 
 
 def test_search_before_ingest_says_what_to_do(tmp_path, capsys):

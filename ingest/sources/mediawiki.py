@@ -135,7 +135,7 @@ def _revision_field(rev: Revision, tag: str, elem: Element) -> None:
         rev.size = int(size) if size and size.isdigit() else len(rev.text.encode("utf-8"))
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_export(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return cast(IO[bytes], gzip.open(path, "rb"))
     if path.name.endswith(".bz2"):
@@ -171,7 +171,7 @@ class MediaWikiSource:
     def _read_export(self, path: Path) -> Iterator[Document | Failure]:
         pages = 0
         try:
-            with _open(path) as fh:
+            with open_export(path) as fh:
                 for page in iter_pages(fh, self.site):
                     pages += 1
                     if page.redirect or page.ns not in self.namespaces or not page.revisions:
