@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index.embedding import EmbeddingCache, load_embedder  # noqa: E402
+from index.embedding import load_embedder  # noqa: E402
 from index.rows import ContributionRow  # noqa: E402
 from index.settings import ExpertSettings, load_settings  # noqa: E402
-from search.evaluation.experts import Evaluation, embed_posts, load_dump  # noqa: E402
+from search.evaluation.experts import Evaluation, prepare  # noqa: E402
 from search.evaluation.runner import DEFAULT_CACHE  # noqa: E402
 from search.experts import activity  # noqa: E402
 
@@ -143,13 +143,7 @@ def hindsight(questions: list[Question | None], w: np.ndarray) -> float:
 
 def run(dump_dir: Path, config: Path) -> dict:
     settings = load_settings(config)
-    dump = load_dump(dump_dir)
-    cache = EmbeddingCache(DEFAULT_CACHE)
-    try:
-        vectors = embed_posts(dump, load_embedder(settings.embedding), cache)
-    finally:
-        cache.close()
-    ev = Evaluation(dump, vectors, settings.experts.candidates)
+    ev = prepare(dump_dir, settings, load_embedder(settings.embedding), DEFAULT_CACHE)
     questions, where = collect(ev, settings.experts)
     rows = np.vstack([q[0] for q in questions if q is not None])
     mean, sd = rows.mean(axis=0), rows.std(axis=0) + 1e-9  # standardised, so one step size fits all

@@ -1,4 +1,5 @@
-"""Knowledge gaps: searches that found nothing and questions with no confident answer.
+"""Knowledge gaps: searches that found nothing, found nobody who has written on the query,
+and questions with no confident answer.
 
 Counted per normalised query in ``state.sqlite`` (outside the generations: gaps outlive
 re-indexing), so a knowledge manager can see what people ask that nobody has written down.
@@ -16,6 +17,7 @@ from .runs import now_iso
 
 NO_RESULTS = "no-results"
 NO_ANSWER = "no-confident-answer"
+NO_EXPERT = "nobody-has-written-on-it"  # results, but nobody with a receipt on the query
 
 
 def normalise(query: str) -> str:

@@ -204,7 +204,52 @@ def s003_create_tokens(db: sqlite3.Connection) -> None:
     )
 
 
-STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens]
+def s004_feedback(db: sqlite3.Connection) -> None:
+    """Votes and result opens (``index/feedback.py``), kept across generations. ``query`` is
+    the normalised query (``index.gaps.normalise``); ``viewer`` the user id, or a keyed hash
+    of the address when anonymous. ``feedback_queries`` holds each voted or clicked query's
+    vector for the similar-query transfer; ``feedback_version`` counts changes, so a
+    searcher reloads its snapshot only when there is something new."""
+    db.executescript(
+        """
+        CREATE TABLE feedback (
+            kind TEXT NOT NULL,
+            query TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            viewer TEXT NOT NULL,
+            vote INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (kind, query, item_id, viewer)
+        );
+        CREATE INDEX feedback_at ON feedback(at);
+        CREATE TABLE clicks (
+            viewer TEXT NOT NULL,
+            query TEXT NOT NULL,
+            doc_id TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX clicks_query ON clicks(query, doc_id);
+        CREATE INDEX clicks_at ON clicks(at);
+        CREATE TABLE feedback_queries (
+            query TEXT PRIMARY KEY,
+            text TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE TABLE feedback_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+        INSERT INTO feedback_version VALUES (1, 0);
+        CREATE TRIGGER feedback_ins AFTER INSERT ON feedback BEGIN UPDATE feedback_version SET n = n + 1; END;
+        CREATE TRIGGER feedback_upd AFTER UPDATE ON feedback BEGIN UPDATE feedback_version SET n = n + 1; END;
+        CREATE TRIGGER feedback_del AFTER DELETE ON feedback BEGIN UPDATE feedback_version SET n = n + 1; END;
+        CREATE TRIGGER clicks_ins AFTER INSERT ON clicks BEGIN UPDATE feedback_version SET n = n + 1; END;
+        CREATE TRIGGER clicks_del AFTER DELETE ON clicks BEGIN UPDATE feedback_version SET n = n + 1; END;
+        """
+    )
+
+
+STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens, s004_feedback]
 
 
 def connect_state(path: Path, timeout: float = 10.0) -> sqlite3.Connection:

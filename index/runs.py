@@ -48,6 +48,8 @@ class RunRecord:
     sentences_embedded: int = 0  # with [search] sentence_weight on (index/sentences.py)
     seconds: float = 0.0
     error: str = ""
+    executor: str = "local"  # where chunks were encoded: local (this process) or ray
+    workers: int = 1  # encoder workers (Ray actors) the run used
     progress: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class RunRecord:
             chunks_embedded=data.get("chunks_embedded", 0),
             sentences_embedded=data.get("sentences_embedded", 0), seconds=data.get("seconds", 0.0),
             error=data.get("error", ""), progress=data.get("progress", {}), changed=data.get("changed", True),
+            executor=data.get("executor", "local"), workers=data.get("workers", 1),
         )
         if rec.status == "running" and row["pid"] and not _alive(row["pid"]):
             rec.status = "killed"

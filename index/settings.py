@@ -218,6 +218,32 @@ class ExpertSettings:
         list, "Consent list: people (name, e-mail, handle or id) never suggested as experts; "
         "they still appear as authors.")
     evidence: int = _f(3, "Receipts shown per person.")
+    min_relevance: float = _f(
+        0.1, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
+        "wrote, or a page they wrote) is at least this relevant to the query (dense similarity plus the "
+        "keyword term, as in attribution); activity and recency order the people who pass but never "
+        "qualify anyone alone. Nobody passing means no one is suggested (chosen by leave-one-site-out "
+        "evaluation, docs/ranking-and-evaluation.md).")
+    relevance_gap: float = _f(
+        0.5, "Evidence gate, relative part: a receipt's own passage must also be within this of the "
+        "query's best passage (0 = no relative bound; chosen with min_relevance).")
+
+
+@dataclass
+class RoutingSettings:
+    load_penalty: float = _f(
+        1.0, "Fair routing (measured by `whoknows eval experts`): a suggested person's score (log "
+        "scale) is lowered by this times log(1 + questions routed to them in the last week), so a "
+        "near tie goes to whoever was asked less (0 = rank order).")
+    rising_margin: float = _f(
+        0.25, "Fair routing: a rising contributor whose score is within this (log scale) of the first "
+        "suggestion is suggested first (0 = never).")
+    rising_depth: int = _f(3, "Fair routing: how far down the suggestions a rising contributor is looked for.")
+    rising_min_recent: int = _f(
+        2, "A rising contributor made at least this many answers or pages in the last "
+        "rising_days, and more than half of all they contributed.")
+    rising_days: float = _f(
+        90.0, "The recent period of rising contributors, in days (before the question being routed).")
 
 
 @dataclass
@@ -245,6 +271,25 @@ class LlmSettings:
     api_key_env: str = _f("", "Name of the environment variable holding the API key, if one is needed.")
     timeout_s: float = _f(30.0, "Give up on the model after this many seconds and answer extractively.")
     max_tokens: int = _f(400, "Longest generated answer.")
+
+
+@dataclass
+class FeedbackSettings:
+    enabled: bool = _f(True, "Record votes and result opens, and let them shape the ranking (docs/feedback.md).")
+    max_boost: float = _f(
+        2.0, "Bound of the per-document boost from votes and opens: a score is multiplied by at "
+        "most this, and divided by at most this (chosen by `whoknows eval feedback`).")
+    prior: float = _f(
+        1.0, "Shrinkage toward no boost: votes' weight is net / (votes + prior), so a few votes "
+        "move a document a little and it takes many viewers to reach the bound.")
+    click_weight: float = _f(0.3, "An opened result counts as this fraction of an up vote (one per viewer).")
+    similar_min: float = _f(
+        0.7, "Cosine of two queries' vectors from which votes on one shape the other's results.")
+    similar_weight: float = _f(
+        1.0, "Weight of a similar query's votes at cosine 1, falling linearly to 0 at similar_min; "
+        "the query's own votes weigh 1.")
+    expert_max_boost: float = _f(1.5, "Bound of the boost an expert's votes give their score.")
+    retention_days: float = _f(365.0, "Votes and opens older than this are deleted (0 = kept for ever).")
 
 
 @dataclass
@@ -280,6 +325,19 @@ class IngestSettings:
 
 
 @dataclass
+class RaySettings:
+    address: str = _f(
+        "",
+        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
+        "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
+    )
+    num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
+
+
+@dataclass
 class WebSettings:
     host: str = _f("127.0.0.1", "Address `whoknows serve` binds to.")
     port: int = _f(8000, "Port `whoknows serve` listens on.")
@@ -298,9 +356,12 @@ class Settings:
     schedule: ScheduleSettings = _f(ScheduleSettings, "[schedule] table.")
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
+    routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
+    feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")
     ingest: IngestSettings = _f(IngestSettings, "[ingest] table.")
+    ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(
         dict,
         "Alias table: display name = list of handles, names and e-mails that are that person.",

@@ -326,6 +326,8 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
     with home.lock():
         log = RunLog(home.path / "state.sqlite")
         record = log.start()
+        record.executor = getattr(embedder, "executor", "local")  # ingest/ray_executor.py
+        record.workers = getattr(embedder, "workers", 1)
         t0 = time.monotonic()
         cache = EmbeddingCache(opts.cache_path or home.path / "embeddings.sqlite")
         ingest: Ingest | None = None

@@ -6,15 +6,21 @@ that matched gets that passage's relevance; other contributors to the document g
 the document's, each document's credit split among its contributors by role and share. A
 person's recent answers are a prior next to the topical evidence. Recency
 counts in posts of the contribution's source (its pace measured over its latest posts), not
-in days: sites differ tenfold in pace. Only people with topical evidence are suggested, each
-with the receipts that put them there.
+in days: sites differ tenfold in pace.
+
+The evidence gate: a person is suggested only with a *receipt*, a contribution whose own
+passage (the post they wrote; any passage of a page they wrote) is relevant to the query
+(``[experts] min_relevance``, and within ``relevance_gap`` of the query's best passage).
+Activity and recency order the people who pass; they never qualify anyone alone. When nobody
+passes, nobody is suggested (the caller says so). The receipts shown are the person's most
+relevant ones, and each person's ``strength`` (search/strength.py) says how much evidence there is.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -28,6 +34,9 @@ from index.store import Store
 
 from .permissions import LOCAL, Viewer
 from .snippets import make_snippet
+from .strength import evidence_band, evidence_strength
+
+NOBODY = "No one has written much about this yet."  # what is said instead of suggesting the most active
 
 ROLE_LABELS = {
     "accepted-answerer": ("accepted answer", "accepted answers"),
@@ -68,15 +77,22 @@ class Evidence:
 @dataclass
 class Expert:
     person: PersonRow
-    score: float
+    score: float  # the ranking's log score: orders people, not shown to them
     reason: str
     evidence: list[Evidence] = field(default_factory=list)
+    strength: float = 0.0  # 0..1, calibrated (search/strength.py): what people are shown
+    relevance: float = 0.0  # the relevance of their best receipt's own passage
+
+    @property
+    def band(self) -> str:
+        """strong, some or little evidence."""
+        return evidence_band(self.strength)
 
     def to_json(self) -> dict:
         return {"person": {"id": self.person.id, "name": self.person.name,
                            "profile_url": f"/people/{self.person.id}"},
-                "score": round(self.score, 4), "reason": self.reason,
-                "evidence": [e.to_json() for e in self.evidence]}
+                "strength": round(self.strength, 2), "band": self.band,
+                "reason": self.reason, "evidence": [e.to_json() for e in self.evidence]}
 
 
 def recency(c: ContributionRow, now: datetime, clocks: Clocks | None, half_life_posts: float,
@@ -155,6 +171,41 @@ def topical(passages: list[Passage], contributions: list[ContributionRow], p: Ex
             scores[c.person_id] += w
             why[c.person_id].append((w, c))
     return dict(scores), dict(why)
+
+
+Receipt = tuple[float, ContributionRow]  # (relevance of the contribution's own passage, contribution)
+
+
+def relevance_floor(passages: list[Passage], p: ExpertSettings) -> float:
+    """How relevant a receipt's own passage must be: ``min_relevance``, and with a
+    ``relevance_gap``, at most that far below the query's best passage."""
+    if p.relevance_gap <= 0 or not passages:
+        return p.min_relevance
+    return max(p.min_relevance, max(relevance(x, p) for x in passages) - p.relevance_gap)
+
+
+def relevant_receipts(passages: list[Passage], why: Mapping[str, list[tuple[float, ContributionRow]]],
+                      p: ExpertSettings, floor: float) -> dict[str, list[Receipt]]:
+    """Each person's receipts: contributions whose own passage is at least ``floor`` relevant
+    (a post: that post, if it was retrieved; a contribution to a whole page: the page's best
+    passage), one per document, most relevant first. A contribution to a thread whose own post
+    did not match is topical evidence but no receipt: it cannot qualify its writer."""
+    doc_rel: dict[str, float] = {}
+    sec_rel: dict[tuple[str, int], float] = {}
+    for x in passages:
+        r = relevance(x, p)
+        doc_rel[x.doc_id] = max(doc_rel.get(x.doc_id, r), r)
+        sec_rel[(x.doc_id, x.section)] = max(sec_rel.get((x.doc_id, x.section), r), r)
+    out: dict[str, list[Receipt]] = {}
+    for pid, weighted in why.items():
+        per_doc: dict[str, tuple[float, float, ContributionRow]] = {}
+        for w, c in weighted:
+            own = doc_rel.get(c.doc_id) if c.section is None else sec_rel.get((c.doc_id, c.section))
+            if own is not None and own >= floor and (c.doc_id not in per_doc or (own, w) > per_doc[c.doc_id][:2]):
+                per_doc[c.doc_id] = (own, w, c)  # ties within a document: the strongest role shows
+        if per_doc:
+            out[pid] = [(r, c) for r, _, c in sorted(per_doc.values(), key=lambda x: (-x[0], -x[1], x[2].doc_id))]
+    return out
 
 
 def activity(contributions: list[ContributionRow], p: ExpertSettings, now: datetime,
@@ -238,6 +289,8 @@ class ExpertFinder:
 
     def __init__(self, settings: ExpertSettings, aliases: dict[str, list[str]] | None = None):
         self.settings = settings
+        # re-weighs (person id, score) best first before the cut, e.g. by expert votes (search/feedback.py)
+        self.adjust: Callable[[str, list[tuple[str, float]]], list[tuple[str, float]]] | None = None
         self._clocks: tuple[tuple[str, int], dict[str, Clock]] | None = None
         resolver = PeopleResolver(aliases)
         self._excluded_names = {e.strip().lower() for e in settings.exclude}
@@ -276,35 +329,36 @@ class ExpertFinder:
         for pid, role, visible_to, n in store.activity_of(list(top), p.activity_half_life_days, now, paces):
             if viewer.can_see(visible_to) and role in p.activity_roles:
                 act[pid] += p.role_weights.get(role, 0.5) * n
-        ids = {(x.doc_id, x.section): x.chunk_id for x in passages if x.chunk_id >= 0}
-        best_id = {x.doc_id: x.chunk_id for x in sorted(passages, key=lambda x: x.score) if x.chunk_id >= 0}
-        ranked = combine(top, act, p, why=why)[: k or p.k]
-        receipts = {pid: _receipts(why[pid], ids, best_id) for pid, _ in ranked}
+        floor = relevance_floor(passages, p)
+        found = relevant_receipts(passages, why, p, floor)
+        ranked = [(pid, s) for pid, s in combine(top, act, p, why=why) if found.get(pid)]
+        ranked = (self.adjust(query, ranked) if self.adjust else ranked)[: k or p.k]
+        receipts = {pid: _shown_chunks(found[pid], passages, p) for pid, _ in ranked}
         # only the receipts shown need their chunk's text, title and link: read them in one go
         wanted = dict.fromkeys(cid for r in receipts.values() for _, _, cid in r[: p.evidence])
         shown = store.chunks_by_ids(list(wanted))
         experts = []
         for pid, score in ranked:
-            ev = [_evidence(w, c, shown.get(cid), query) if i < p.evidence else
-                  Evidence(c.doc_id, "", "", c.role, c.at, "", w)  # counted in the reason, not shown
-                  for i, (w, c, cid) in enumerate(receipts[pid])]
-            experts.append(Expert(people[pid], score, reason(ev), ev[: p.evidence]))
+            ev = [_evidence(r, c, shown.get(cid), query) if i < p.evidence else
+                  Evidence(c.doc_id, "", "", c.role, c.at, "", r)  # counted in the reason, not shown
+                  for i, (r, c, cid) in enumerate(receipts[pid])]
+            best = found[pid][0][0]
+            experts.append(Expert(people[pid], score, reason(ev), ev[: p.evidence],
+                                  evidence_strength(best, len(found[pid])), best))
         return experts
 
 
-def _receipts(weighted: list[tuple[float, ContributionRow]], ids: Mapping[tuple[str, int], int],
-              best: Mapping[str, int]) -> list[tuple[float, ContributionRow, int]]:
-    """(weight, contribution, chunk id to show) per document, the strongest contribution of
-    each, strongest first: the passage the person wrote if it matched, else the document's best."""
-    per_doc: dict[str, tuple[float, ContributionRow]] = {}
-    for w, c in weighted:
-        if c.doc_id not in per_doc or w > per_doc[c.doc_id][0]:
-            per_doc[c.doc_id] = (w, c)
+def _shown_chunks(found: list[Receipt], passages: list[Passage], p: ExpertSettings
+                  ) -> list[tuple[float, ContributionRow, int]]:
+    """(relevance, contribution, chunk id to show) per receipt: the passage the person wrote, or
+    for a page they wrote, the page's most relevant passage."""
+    ids = {(x.doc_id, x.section): x.chunk_id for x in passages if x.chunk_id >= 0}
+    best = {x.doc_id: x.chunk_id for x in sorted(passages, key=lambda x: relevance(x, p)) if x.chunk_id >= 0}
     out = []
-    for w, c in sorted(per_doc.values(), key=lambda x: -x[0]):
-        cid = ids.get((c.doc_id, c.section if c.section is not None else -1), best.get(c.doc_id, -1))
+    for r, c in found:
+        cid = ids.get((c.doc_id, c.section), -1) if c.section is not None else best.get(c.doc_id, -1)
         if cid >= 0:
-            out.append((w, c, cid))
+            out.append((r, c, cid))
     return out
 
 
@@ -313,6 +367,15 @@ def _evidence(w: float, c: ContributionRow, ch: ChunkHit | None, query: str) -> 
         return Evidence(c.doc_id, "", "", c.role, c.at, "", w)
     url = f"{ch.url}#{ch.anchor}" if ch.url and ch.anchor and "#" not in ch.url else ch.url
     return Evidence(c.doc_id, ch.title, url, c.role, c.at, make_snippet(ch.text, query, 160), w)
+
+
+def abstention(query: str, experts: list[Expert]) -> dict | None:
+    """For the API: when nobody qualified for ``query``, the message and where to take the
+    question instead (the ask page, with ``?q=`` and the query: it answers what it can and
+    notes the gap); else None. The query is not echoed here: the response's ``query`` has it."""
+    if experts or not query.strip():
+        return None
+    return {"message": NOBODY, "ask": "/ask"}
 
 
 def role_label(role: str, n: int = 1) -> str:

@@ -57,11 +57,20 @@ class SearchResults:
     filters: ChunkFilter = field(default_factory=ChunkFilter)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)  # facet → value → documents
     experts: list[Expert] = field(default_factory=list)
+    experts_asked: bool = False  # the experts were looked for (an empty list then means nobody qualified)
+
+    @property
+    def abstained(self) -> bool:
+        """Experts were looked for and nobody has a receipt on the query."""
+        return self.experts_asked and not self.experts and bool(self.query)
 
     def to_json(self) -> dict[str, Any]:
+        from .experts import abstention
+
         return {
             "query": self.query, "took_ms": round(self.took_ms, 2), "page": self.page,
             "has_more": self.has_more, "filters": self.filters.describe(),
             "facets": self.facets, "hits": [h.to_json() for h in self.hits],
             "experts": [e.to_json() for e in self.experts],
+            "abstained": abstention(self.query, self.experts) if self.experts_asked else None,
         }

@@ -37,6 +37,7 @@ from .candidates import Candidate, best_per_doc
 from .dense import DenseRetriever
 from .experts import Expert, ExpertFinder, Passage, with_keyword
 from .facets import facet_counts
+from .feedback import Feedback
 from .fusion import FUSERS
 from .keyword import KeywordRetriever
 from .permissions import LOCAL, Viewer
@@ -72,7 +73,7 @@ class Ranking:
 
 class Searcher:
     def __init__(self, index: LiveIndex, embedder: Embedder, settings: SearchSettings,
-                 experts: ExpertFinder | None = None):
+                 experts: ExpertFinder | None = None, feedback: Feedback | None = None):
         if settings.mode not in MODES:
             raise ValueError(f"[search] mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
         if not 0 <= settings.keyword_weight + settings.document_keyword_weight <= 1:
@@ -83,6 +84,9 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.expert_finder = experts
+        self.feedback: Feedback | None = None
+        if feedback is not None:
+            self.attach_feedback(feedback)
         self.keyword = KeywordRetriever(tuple(settings.bm25_weights))  # type: ignore[arg-type]
         self.dense = DenseRetriever()
         self.cross_encoder = (CrossEncoderRescorer(settings.cross_encoder, settings.cross_encoder_top)
@@ -138,7 +142,15 @@ class Searcher:
         if self.cross_encoder is not None:
             chunks = reader.store.chunks_by_ids([c.chunk_id for c in cands[: self.cross_encoder.top]])
             cands = self.cross_encoder.rescore(query, cands, chunks)
+        if self.feedback is not None:  # last: the bounded boost scales the final scores
+            cands = self.feedback.rerank(query, qvec, cands)
         return Ranking(cands, chunks, reader, dn_hits, kw_hits)
+
+    def attach_feedback(self, feedback: Feedback) -> None:
+        """Votes and opens shape this searcher's rankings and its experts' (``search/feedback.py``)."""
+        self.feedback = feedback
+        if self.expert_finder is not None:
+            self.expert_finder.adjust = lambda q, ranked: feedback.adjust_experts(q, self.query_vector(q), ranked)
 
     def _encode(self, query: str) -> tuple[np.ndarray, Tokens | None]:
         """The query's vector, and its token vectors when late interaction is on; kept for the
@@ -228,6 +240,7 @@ class Searcher:
         ranking = self.rank(query, depth=k * page + 1, flt=flt, min_dense=min_dense)
         self._fill(results, ranking, query, k, page)
         if want_experts:
+            results.experts_asked = True
             results.experts = self._experts(ranking.reader, ranking.dense_hits, query, ranking.keyword_hits,
                                             viewer=viewer)
         results.took_ms = (time.perf_counter() - t0) * 1000

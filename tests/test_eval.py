@@ -111,3 +111,16 @@ def test_paired_difference_interval():
     assert 0 < wide.low < wide.mean < wide.high and wide.queries == 800
     assert paired_difference("a", a, "b", [0.0] * 100) == one  # seeded: the same interval each run
     assert paired_difference("a", [], "b", []).queries == 0
+
+
+def test_feedback_evaluation_teaches_the_repeats(tmp_path, fake_embedder):
+    from search.evaluation.feedback import evaluate_feedback
+
+    report = evaluate_feedback(load_beir(JUDGED, "test"), Settings(home=tmp_path / "unused"), fake_embedder,
+                               cache=tmp_path / "cache.sqlite", noises=(0.0, 0.2), progress=False)
+    clean, noisy = ({s.name: s for s in r.sets} for r in report.results)
+    assert clean["repeats"].queries == 10 and clean["unseen"].queries == 10
+    assert clean["repeats"].with_feedback > clean["repeats"].without
+    assert clean["repeats"].with_feedback >= noisy["repeats"].with_feedback
+    assert report.results[0].votes > 0 and report.results[1].opens > 0
+    assert "noise 20%" in report.table()

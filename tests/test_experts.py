@@ -179,7 +179,8 @@ def test_experts_api_and_person_page(forum_settings, fake_embedder):
     body = c.get("/api/experts", params={"q": "database backup storage", "k": 2}).json()
     top = body["experts"][0]
     assert top["person"]["name"] == "Bob"
-    assert set(top) == {"person", "score", "reason", "evidence"}
+    assert set(top) == {"person", "strength", "band", "reason", "evidence"}  # no raw log score
+    assert 0 < top["strength"] <= 1 and top["band"] in ("strong", "some", "little")
     assert set(top["evidence"][0]) == {"doc_id", "title", "url", "role", "at", "snippet"}
     assert c.get("/api/search", params={"q": "database backup"}).json()["experts"]
     person = c.get(top["person"]["profile_url"].replace("/people/", "/api/people/")).json()
@@ -230,7 +231,7 @@ def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
     report = evaluate_experts(dump_dir, Settings(), fake_embedder, tmp_path / "c.sqlite", progress=False)
     res = report.results
     assert set(res) == {"most-active answerer", "activity, 7-day half-life", "BM25 document-centric",
-                        "MiniLM document-centric", "whoknows model"}
+                        "MiniLM document-centric", "model without the evidence gate", "whoknows model"}
     for r in res.values():
         assert r["n"] == len(dump.tests) and 0.0 <= r["mrr"] <= 1.0
     # the model against each baseline, with a bootstrap interval around the difference
@@ -238,7 +239,11 @@ def test_time_split_evaluation_uses_only_earlier_posts(fake_embedder, tmp_path):
     for d in report.differences:
         assert d.a == "whoknows model" and d.queries == len(dump.tests)
         assert d.mean == pytest.approx(res["whoknows model"]["mrr"] - res[d.b]["mrr"]) and d.low <= d.mean <= d.high
-    assert "paired bootstrap over the" in report.table() and len(report.to_json()["differences"]) == 4
+    assert "paired bootstrap over the" in report.table() and len(report.to_json()["differences"]) == 5
+    # receipt precision and abstention of the model's top people
+    r = report.receipts
+    assert 0 <= r["receipt precision (top-20 results)"] <= 1 and 0 <= r["abstention rate"] <= 1
+    assert "share a tag with it" in report.table()
 
 
 def test_evaluation_counts_accepted_answers_no_method_could_rank():

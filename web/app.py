@@ -15,13 +15,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 
 from index.embedding import Embedder, load_query_embedder
+from index.feedback import FeedbackLog
 from index.filters import ChunkFilter
-from index.gaps import NO_RESULTS, GapLog
+from index.gaps import NO_EXPERT, NO_RESULTS, GapLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.answers import Answerer
 from search.expertise import TopicMap
-from search.experts import ExpertFinder
+from search.experts import ExpertFinder, abstention
+from search.feedback import Feedback
+from search.feedback_report import feedback_report
 from search.gaps import gap_report
 from search.llm import ChatClient
 from search.permissions import Viewer
@@ -32,9 +35,9 @@ from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import apidocs, browser, document, login, topics
+from . import apidocs, browser, document, feedback, login, topics
 from .auth import Authenticator
-from .deps import HERE, AdminDep, AnswererDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
+from .deps import HERE, AdminDep, AnswererDep, CsrfDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
 from .security import SecurityHeaders
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     searcher = Searcher(live, embedder or load_query_embedder(settings.embedding), settings.search,
                         ExpertFinder(settings.experts, settings.people))
     gaps = GapLog(Home(settings.home).path / "state.sqlite")
+    app.state.feedback = votes = _feedback(settings, searcher)
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
     app.state.settings = settings
     app.state.auth = Authenticator(settings.auth, Home(settings.home).path, settings.web.base_url)
@@ -76,6 +80,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.include_router(browser.router)
     app.include_router(admin_actions.router)
     app.include_router(login.router)
+    app.include_router(feedback.router)
     app.add_exception_handler(HTTPException, login.sign_in_on_401)
     app.include_router(document.router)
     app.include_router(topics.router)
@@ -90,18 +95,19 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/search", response_class=HTMLResponse, summary="Search page (HTML)")
-    def search_page(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q = "",
+    def search_page(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, csrf: CsrfDep, q: Q = "",
                     page: Page = 1, like: Annotated[str, Query(max_length=1000)] = "") -> Any:
         results: SearchResults | None = None
         if like:
             results = s.similar(like, flt=flt, viewer=viewer)
         elif q.strip():
             results = s.search(q, page=page, with_experts=True, flt=flt, viewer=viewer)
-        if results is not None and not like and not results.hits and page == 1 and flt.is_empty:
-            gaps.record(q, NO_RESULTS)
+        if results is not None and not like and page == 1 and flt.is_empty and (
+                not results.hits or results.abstained):
+            gaps.record(q, NO_EXPERT if results.hits else NO_RESULTS)
         help_ = no_result_help(s, q, viewer) if results is not None and not results.hits and not like else None
         ctx = SearchPage(query=q, results=results, filters=flt, like=like, help=help_,
-                         doc_count=s.index.get().store.count_visible(viewer.restrict().groups))
+                         doc_count=s.index.get().store.count_visible(viewer.restrict().groups), csrf=csrf)
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     # one search per core at a time; a search whose client went away while it waited (the
@@ -152,9 +158,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return index_status(settings).to_json()
 
     @app.get("/ask", response_class=HTMLResponse, summary="Ask page: an answer with citations (HTML)")
-    def ask_page(request: Request, a: AnswererDep, viewer: ViewerDep, q: Q = "") -> Any:
+    def ask_page(request: Request, a: AnswererDep, viewer: ViewerDep, csrf: CsrfDep, q: Q = "") -> Any:
         answer = a.ask(q, viewer) if q.strip() else None
-        ctx = AskPage(query=q, answer=answer, streaming=llm is not None)
+        ctx = AskPage(query=q, answer=answer, streaming=llm is not None, csrf=csrf)
         return templates.TemplateResponse(request, "ask.html", {"page": ctx})
 
     @app.get("/api/ask", summary="Answer a question with citations, 'asked before' and who to ask")
@@ -180,9 +186,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(report)})
 
     @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
-    def admin_page(request: Request, admin: AdminDep, reindex: Annotated[str, Query(max_length=20)] = "") -> Any:
+    def admin_page(request: Request, s: SearcherDep, admin: AdminDep,
+                   reindex: Annotated[str, Query(max_length=20)] = "") -> Any:
         page = StatusPage(index_status(settings), csrf=app.state.auth.csrf_token(admin, request),
-                          notice="Re-index started." if reindex == "started" else "")
+                          notice="Re-index started." if reindex == "started" else "",
+                          feedback=feedback_report(votes.log, s.index, admin) if votes else None)
         return templates.TemplateResponse(request, "status.html", {"page": page})
 
     @app.get("/healthz", summary="Liveness: 200 when the app is up")
@@ -190,6 +198,17 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         return {"ok": True, "generation": live.home.current()}
 
     return app
+
+
+def _feedback(settings: Settings, searcher: Searcher) -> Feedback | None:
+    """Votes and opens, attached to the searcher's ranking (None when switched off)."""
+    if not settings.feedback.enabled:
+        return None
+    log = FeedbackLog(Home(settings.home).path / "state.sqlite", settings.feedback.retention_days)
+    log.prune()
+    found = Feedback(log, settings.feedback, searcher.embedder.model_id, searcher.embedder.dim)
+    searcher.attach_feedback(found)
+    return found
 
 
 def _reindexer(settings: Settings) -> Scheduler:
@@ -200,7 +219,8 @@ def _reindexer(settings: Settings) -> Scheduler:
 
 
 def _experts_json(s: Searcher, q: str, k: int, flt: ChunkFilter, viewer: Viewer) -> dict[str, Any]:
-    return {"query": q, "experts": [e.to_json() for e in s.experts(q, k, viewer, flt)]}
+    experts = s.experts(q, k, viewer, flt)
+    return {"query": q, "experts": [e.to_json() for e in experts], "abstained": abstention(q, experts)}
 
 
 def _search_json(s: Searcher, q: str, k: int, page: int, experts: bool, flt: ChunkFilter, viewer: Viewer

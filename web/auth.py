@@ -78,6 +78,15 @@ class Authenticator:
         groups = frozenset(owner.groups)
         return Viewer(owner.user, groups, admin=self.settings.admin_group in groups)
 
+    def viewer_key(self, viewer: Viewer, request: Request) -> str:
+        """Who a vote or an open is from: the user, or in local mode (anonymous, one user per
+        address) a keyed hash of the address, so the state database holds no addresses and a
+        plain hash of one cannot be reversed by trying them all."""
+        if self.settings.mode != "local":
+            return viewer.user
+        address = request.client.host if request.client else ""
+        return "anon:" + hmac.new(self._secret, f"viewer:{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
     def csrf_token(self, viewer: Viewer, request: Request, now: float | None = None) -> str:
         """A token for admin forms, tied to the user, their sign-in cookie (if any) and the time
         it was made: a cross-site page can neither read it nor compute it, and a copy that

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from search.suggest import suggest_titles
 
-from .deps import Q, SearcherDep, SettingsDep, ViewerDep, templates
+from .deps import CsrfDep, Q, SearcherDep, SettingsDep, ViewerDep, templates
 from .pages import BookmarkletPage, SearchPage
 
 router = APIRouter()
@@ -46,10 +46,11 @@ def bookmarklet_page(request: Request, settings: SettingsDep) -> Any:
 
 
 @router.get("/popup", response_class=HTMLResponse, summary="Compact results and people for the bookmarklet")
-def popup(request: Request, s: SearcherDep, viewer: ViewerDep, q: Q = "") -> Any:
+def popup(request: Request, s: SearcherDep, viewer: ViewerDep, csrf: CsrfDep, q: Q = "") -> Any:
     """The bookmarklet's window: the query (editable), the people who know and the top results."""
     results = s.search(q, k=5, with_experts=True, viewer=viewer) if q.strip() else None
-    return templates.TemplateResponse(request, "popup.html", {"page": SearchPage(query=q, results=results)})
+    page = SearchPage(query=q, results=results, csrf=csrf)
+    return templates.TemplateResponse(request, "popup.html", {"page": page})
 
 
 @router.get("/favicon.ico", include_in_schema=False)

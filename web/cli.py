@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -31,7 +32,22 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     opts = IngestOptions(only=args.source or None, allow_mass_delete=args.allow_mass_delete,
                          full=args.full, progress=not args.json and not args.quiet)
-    record = run_ingest(settings, _embedder(settings), opts)
+    address = getattr(args, "ray", None) or settings.ray.address
+    if address:  # before anything is loaded or written: a missing extra fails here
+        from ingest.ray_executor import require_ray
+
+        require_ray()
+    embedder = _embedder(settings)
+    if address:
+        from ingest.ray_executor import encoder_factory, ray_embedder
+
+        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address)
+        opts.embed_batch = max(opts.embed_batch, 4 * embedder.workers * settings.ray.batch_size)
+    try:
+        record = run_ingest(settings, embedder, opts)
+    finally:
+        if address:
+            embedder.close()
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
     else:
@@ -79,15 +95,18 @@ def _viewer(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 def cmd_experts(settings: Settings, args: argparse.Namespace) -> int:
+    from search.experts import NOBODY
+
     experts = _searcher(settings).experts(args.query, k=args.k, viewer=_viewer(settings, args))
     if args.json:
         print(json.dumps({"query": args.query, "experts": [e.to_json() for e in experts]},
                          indent=2, ensure_ascii=False))
         return 0
     if not experts:
-        print(f"nobody found for {args.query!r}")
+        print(f"{NOBODY} (for {args.query!r}; nobody has a receipt on it). "
+              f"Ask it instead: whoknows ask {shlex.quote(args.query)}")
     for i, e in enumerate(experts, 1):
-        print(f"{i}. {e.person.name}  ({e.score:.2f})  {e.reason}")
+        print(f"{i}. {e.person.name}  [{e.band} evidence, {e.strength:.2f}]  {e.reason}")
         for ev in e.evidence:
             when = f" {ev.at:%Y-%m-%d}" if ev.at else ""
             print(f"     - {ev.role}{when}: {ev.title}  {ev.url}")
@@ -124,6 +143,29 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         print("Who to ask: " + "; ".join(f"{e.person.name} ({e.reason})" for e in ans.experts[:3]))
     if ans.ask_link:
         print(f"Ask them: {ans.ask_link}")
+    return 0
+
+
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from index.feedback import FeedbackLog
+    from index.generations import Home, LiveIndex
+    from search.feedback_report import feedback_report
+
+    log = FeedbackLog(settings.home / "state.sqlite", settings.feedback.retention_days)
+    report = feedback_report(log, LiveIndex(Home(settings.home)), limit=args.limit)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    if report.empty:
+        print("no votes or opens recorded yet")
+    if report.down_voted:
+        print("Most down-voted documents and answers (candidates for going stale):")
+    for d in report.down_voted:
+        print(f"  {d.down:4} down {d.up:4} up  {d.kind:<6}  {d.title or '(no longer indexed)'}  [{d.doc_id}]")
+    if report.opened_not_helped:
+        print("Queries with many opens and no up votes:")
+    for q in report.opened_not_helped:
+        print(f"  {q.opens:4} opens by {q.viewers} viewer(s), {q.down} down  {q.query}")
     return 0
 
 
@@ -183,7 +225,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  failed {f['source']}/{f['item']}: {f['reason']}")
     for r in st.runs[:5]:
         print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
-              f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences)"
+              f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences, "
+              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)})"
               f"{' ' + r['error'] if r['error'] else ''}")
         if r["status"] == "running" and r["progress"]:
             p = r["progress"]
@@ -276,6 +319,8 @@ def _ingest_flags(sp: argparse.ArgumentParser) -> None:
                     help="apply a run that deletes more than half of a source")
     sp.add_argument("--json", action="store_true", help="print the run record as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--ray", metavar="ADDRESS", help="encode on Ray: local, auto or ray://host:10001 "
+                    "(overrides [ray] address; needs pip install -e '.[ray]')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("gaps", cmd_gaps, "knowledge gaps: unanswered searches and questions, with who could answer")
     sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     sp.add_argument("--json", action="store_true", help="print JSON like /api/gaps")
+    sp = verb("feedback", cmd_feedback, "votes and opens: most down-voted documents and answers, "
+              "queries opened without up votes")
+    sp.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
     sp = verb("people", cmd_people, "list people with their contributions per source and role")
     sp.add_argument("--source", help="only people who contributed to this source")
     sp.add_argument("--limit", type=int, default=0, help="at most this many people (default all)")

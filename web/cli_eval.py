@@ -52,6 +52,17 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.out}: {n} queries (split 'test'); evaluate with "
               f"`whoknows eval retrieval {args.out}`")
         return 0
+    if args.eval_verb == "feedback":
+        from search.evaluation.beir import load_beir
+        from search.evaluation.feedback import evaluate_feedback
+
+        data = load_beir(Path(args.dir), args.split, args.limit)
+        fb = evaluate_feedback(data, settings, embedder(settings), Path(args.cache).expanduser(),
+                               Path(args.home) if args.home else None,
+                               tuple(float(x) for x in args.noise.split(",")), args.users, args.seed,
+                               args.sweep, not args.quiet)
+        print(json.dumps(fb.to_json(), indent=2) if args.json else fb.table())
+        return 0
     from search.evaluation.beir import load_beir
     from search.evaluation.runner import evaluate
 
@@ -62,6 +73,23 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _beir_arguments(ep: argparse.ArgumentParser, run: bool = True) -> None:
+    """DIR, --split, --limit (and, with ``run``, the run options) of the BEIR evaluations."""
+    ep.add_argument("dir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    ep.add_argument("--split", default="test", help="qrels split (default test)")
+    ep.add_argument("--limit", type=int, help="only the first N judged queries")
+    if run:
+        _run_arguments(ep)
+
+
+def _run_arguments(ep: argparse.ArgumentParser) -> None:
+    ep.add_argument("--json", action="store_true", help="print the report as JSON")
+    ep.add_argument("--quiet", action="store_true", help="no progress bars")
+    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
+                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
+    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
+
+
 def add_parser(verb: Verb, common: argparse.ArgumentParser) -> None:
     sp = verb("eval", cmd_eval, "evaluate retrieval (BEIR), expert finding or answers (Stack Exchange dump)")
     ev = sp.add_subparsers(dest="eval_verb", required=True, metavar="EVAL")
@@ -70,14 +98,19 @@ def add_parser(verb: Verb, common: argparse.ArgumentParser) -> None:
                        "chunking and model, then score keyword, dense, plain fusions and the "
                        "configured search on the judged queries, and the configured search's "
                        "difference from each with a 95% paired-bootstrap interval.")
-    ep.add_argument("dir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
-    ep.add_argument("--split", default="test", help="qrels split (default test)")
-    ep.add_argument("--limit", type=int, help="only the first N judged queries")
-    ep.add_argument("--json", action="store_true", help="print the report as JSON")
-    ep.add_argument("--quiet", action="store_true", help="no progress bars")
-    ep.add_argument("--cache", default=str(Path.home() / ".cache/whoknows/embeddings.sqlite"),
-                    help="embedding cache shared by runs (default ~/.cache/whoknows/embeddings.sqlite)")
-    ep.add_argument("--home", help="index into this folder and keep it (default: a temporary one)")
+    _beir_arguments(ep)
+    ep = ev.add_parser("feedback", parents=[common], help="votes and opens: nDCG@10 with and without feedback",
+                       description="Index DIR's corpus (as eval retrieval does), rank every judged query "
+                       "with the configured search, let simulated users open and vote on the relevant "
+                       "documents of half the queries (with a noise rate), then score nDCG@10 with and "
+                       "without the feedback on those queries asked again, on unseen similar queries "
+                       "and on all unseen ones.")
+    _beir_arguments(ep, run=False)
+    ep.add_argument("--noise", default="0,0.2", help="noise rates, comma-separated (default 0,0.2)")
+    ep.add_argument("--users", type=int, default=3, help="simulated users a voted query (default 3)")
+    ep.add_argument("--seed", type=int, default=13, help="seed of the split and the users (default 13)")
+    ep.add_argument("--sweep", action="store_true", help="also the grid of [feedback] settings")
+    _run_arguments(ep)
     ep = ev.add_parser("make-se-beir", parents=[common], help="build a BEIR set from a Stack Exchange dump",
                        description="Each question title becomes a query; its thread (body and "
                        "answers, without the title) is the one relevant document.")

@@ -52,11 +52,18 @@ def get_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
     return viewer
 
 
+def get_csrf(request: Request, viewer: Annotated[Viewer, Depends(get_viewer)]) -> str:
+    """The page's token for its POSTs (votes, opens), sent back as X-CSRF-Token."""
+    auth: Authenticator = request.app.state.auth
+    return auth.csrf_token(viewer, request)
+
+
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 AdminDep = Annotated[Viewer, Depends(get_admin)]
+CsrfDep = Annotated[str, Depends(get_csrf)]
 Q = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="The query text.")]
 Page = Annotated[int, Query(ge=1, le=100, description="Page of results, from 1.")]
 K = Annotated[int, Query(ge=1, le=100, description="Results per page.")]

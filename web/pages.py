@@ -9,6 +9,8 @@ from index.filters import ChunkFilter
 from search.answers import Answer
 from search.documents import DocumentView
 from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
+from search.experts import NOBODY
+from search.feedback_report import FeedbackReport
 from search.gaps import GapReport
 from search.profiles import PersonProfile
 from search.rephrase import NoResultHelp
@@ -26,6 +28,8 @@ class SearchPage:
     filters: ChunkFilter = field(default_factory=ChunkFilter)
     like: str = ""  # "more like this" document id
     help: NoResultHelp | None = None  # when nothing was found
+    csrf: str = ""  # the token the page's votes and opens are sent with
+    nobody: str = NOBODY  # said when nobody has a receipt on the query
 
     @property
     def title(self) -> str:
@@ -79,6 +83,7 @@ class StatusPage:
     title: str = "Index status · whoknows"
     csrf: str = ""  # the re-index form's token
     notice: str = ""
+    feedback: FeedbackReport | None = None  # None: feedback is switched off
 
 
 @dataclass
@@ -100,6 +105,8 @@ class AskPage:
     query: str = ""
     answer: Answer | None = None
     streaming: bool = False  # an LLM is configured: the page streams its answer
+    csrf: str = ""  # the token the page's votes are sent with
+    nobody: str = NOBODY  # said when nobody has a receipt on the question
 
     @property
     def title(self) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -31,7 +32,18 @@ from index.people import PeopleResolver
 from index.rows import ContributionRow
 from index.settings import ExpertSettings, Settings, SourceSettings
 
-from ..experts import Passage, activity, combine, query_tags, tag_profile, topical
+from ..experts import (
+    Passage,
+    Receipt,
+    activity,
+    combine,
+    query_tags,
+    relevance_floor,
+    relevant_receipts,
+    tag_profile,
+    topical,
+)
+from ..fusion import FUSERS
 from ..snippets import query_terms
 from .metrics import Difference, difference_lines, paired_difference
 
@@ -173,9 +185,49 @@ Method = Callable[[int, datetime, list[ContributionRow]], list[str]]
 
 @dataclass
 class Evidence:
-    ranked: list[tuple[str, float]]  # people with topical evidence, by the model's score
+    ranked: list[tuple[str, float]]  # people with topical evidence, by the model's score (ungated)
     topical: dict[str, float]
     activity: dict[str, float]
+    receipts: dict[str, list[Receipt]] = field(default_factory=dict)  # passing the gate, most relevant first
+    results: list[str] = field(default_factory=list)  # the query's top search results (document ids)
+
+    def gated(self) -> list[tuple[str, float]]:
+        """The ranking of the people with a receipt: who the model suggests."""
+        return [(pid, s) for pid, s in self.ranked if self.receipts.get(pid)]
+
+
+@dataclass
+class ReceiptCheck:
+    """Receipt precision and abstention over the questions: of the top ``people``'s shown
+    receipts, the share whose document is among the query's top search results, and the share
+    whose thread shares a tag with the question."""
+
+    people: int = 5
+    shown: int = 3
+    receipts: int = 0
+    in_results: int = 0
+    tagged: int = 0  # receipts of questions that have tags
+    share_tag: int = 0
+    questions: int = 0
+    abstained: int = 0
+
+    def add(self, ev: Evidence, question_tags: set[str], tags: dict[str, list[str]]) -> None:
+        self.questions += 1
+        ranked = ev.gated()[: self.people]
+        self.abstained += not ranked
+        top = set(ev.results)
+        for pid, _ in ranked:
+            for _, c in ev.receipts[pid][: self.shown]:
+                self.receipts += 1
+                self.in_results += c.doc_id in top
+                if question_tags:
+                    self.tagged += 1
+                    self.share_tag += bool(question_tags & set(tags.get(c.doc_id, [])))
+
+    def summary(self) -> dict[str, float]:
+        return {"receipt precision (top-20 results)": self.in_results / (self.receipts or 1),
+                "receipt precision (shares a tag)": self.share_tag / (self.tagged or 1),
+                "abstention rate": self.abstained / (self.questions or 1), "receipts": self.receipts}
 
 
 class Evaluation:
@@ -214,18 +266,38 @@ class Evaluation:
         top = np.argpartition(-sims, n - 1)[:n]
         return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])
 
-    def model(self, p: ExpertSettings) -> Method:
+    def model(self, p: ExpertSettings, check: ReceiptCheck | None = None, gate: bool = True) -> Method:
+        """The model (``gate``: only people with a receipt); ``check`` collects its receipt
+        precision and abstention."""
         def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
-            return [pid for pid, _ in self.evidence(p, qi, t, before).ranked]
+            ev = self.evidence(p, qi, t, before)
+            if check is not None:
+                check.add(ev, set(self.dump.tags.get(self.dump.posts[qi].doc_id, [])), self.dump.tags)
+            return [pid for pid, _ in (ev.gated() if gate else ev.ranked)]
         return run
+
+    def results(self, dense: list[tuple[int, float]], keyword: dict[int, float], n: int = 20) -> list[str]:
+        """The query's top ``n`` threads as hybrid search ranks them: each thread's best dense and
+        best keyword post, fused as the configured search fuses (minmax, dense 0.6, keyword 0.4)."""
+        s = Settings().search
+        posts = self.dump.posts
+        runs: dict[str, dict[str, float]] = {"dense": {}, "keyword": {}}
+        for name, hits in (("dense", dense), ("keyword", list(keyword.items()))):
+            for i, score in hits:
+                d = posts[i].doc_id
+                runs[name][d] = max(runs[name].get(d, score), score)
+        kw = s.keyword_weight + s.document_keyword_weight
+        fused = FUSERS[s.fusion](runs, {"dense": 1.0 - kw, "keyword": kw}, s.rrf_k)
+        return sorted(fused, key=lambda d: -fused[d])[:n]
 
     def evidence(self, p: ExpertSettings, qi: int, t: datetime, before: list[ContributionRow]) -> Evidence:
         """The model's ranking of people for question ``qi``, with the evidence behind it."""
         posts = self.dump.posts
-        kw = dict(self.keyword.search(posts[qi].text, qi, 400)) if p.keyword else {}
+        kw = dict(self.keyword.search(posts[qi].text, qi, 400))
         best = max(kw.values(), default=0.0) or 1.0
-        passages = [Passage(posts[i].doc_id, posts[i].section, s, keyword=kw.get(i, 0.0) / best)
-                    for i, s in self.dense(qi)]
+        dense = self.dense(qi)
+        passages = [Passage(posts[i].doc_id, posts[i].section, s,
+                            keyword=kw.get(i, 0.0) / best if p.keyword else 0.0) for i, s in dense]
         docs = {x.doc_id for x in passages}
         contribs = [c for d in docs for c in self.by_doc.get(d, [])]
         clocks = self.clocks(p)
@@ -235,7 +307,8 @@ class Evaluation:
             qtags = query_tags(passages, self.dump.tags, p)
             profile = tag_profile(qtags, before, self.dump.tags, p, t, clocks)
         act = activity(before, p, t, clocks)
-        return Evidence(combine(top, act, p, profile, why), top, act)
+        found = relevant_receipts(passages, why, p, relevance_floor(passages, p))
+        return Evidence(combine(top, act, p, profile, why), top, act, found, self.results(dense, kw))
 
     def most_active(self, half_life: float = 0.0) -> Method:
         def run(qi: int, t: datetime, before: list[ContributionRow]) -> list[str]:
@@ -298,13 +371,16 @@ class Evaluation:
         return scores
 
 
-def standard_methods(ev: Evaluation, p: ExpertSettings) -> dict[str, Method]:
-    return {
-        "most-active answerer": ev.most_active(),
-        "activity, 7-day half-life": ev.most_active(7.0),
-        "BM25 document-centric": ev.doc_centric(keyword=True),
-        "MiniLM document-centric": ev.doc_centric(keyword=False),
-        "whoknows model": ev.model(p),
+BASELINES = ("most-active answerer", "activity, 7-day half-life", "BM25 document-centric",
+             "MiniLM document-centric")
+
+
+def standard_methods(ev: Evaluation, p: ExpertSettings, check: ReceiptCheck | None = None) -> dict[str, Method]:
+    """The baselines, the model without its evidence gate, and the model (last)."""
+    return dict(zip(BASELINES, [ev.most_active(), ev.most_active(7.0), ev.doc_centric(keyword=True),
+                                ev.doc_centric(keyword=False)], strict=True)) | {
+        "model without the evidence gate": ev.model(p, gate=False),
+        "whoknows model": ev.model(p, check),
     }
 
 
@@ -330,6 +406,8 @@ class ExpertReport:
     results: dict[str, dict[str, float]]
     differences: list[Difference]
     first_posts: int = 0  # questions whose accepted answerer had no earlier contribution
+    receipts: dict[str, float] = field(default_factory=dict)  # ReceiptCheck.summary of the model
+    routing: Any = None  # RoutingReport (search/evaluation/routing.py): plain vs fair routing
 
     @property
     def questions(self) -> int:
@@ -343,18 +421,24 @@ class ExpertReport:
 
     def to_json(self) -> dict:
         return {"results": self.results, "differences": [asdict(d) for d in self.differences],
-                "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr}
+                "first_posts": self.first_posts, "best_possible_mrr": self.best_possible_mrr,
+                "receipts": self.receipts, **({"routing": self.routing.to_json()} if self.routing else {})}
 
     def table(self) -> str:
         reach = (f"{self.first_posts} of {self.questions} accepted answers came from someone with no earlier "
                  f"contribution: no method can rank them (best possible MRR {self.best_possible_mrr:.3f})")
-        return "\n".join([table(self.results), reach,
-                          *difference_lines(self.differences, "MRR", "questions", 3)])
+        r = self.receipts
+        shown = ([f"whoknows model, top 5 people's shown receipts ({int(r['receipts'])}): "
+                  f"{r['receipt precision (top-20 results)']:.3f} among the question's top-20 search results, "
+                  f"{r['receipt precision (shares a tag)']:.3f} share a tag with it; abstained on "
+                  f"{r['abstention rate']:.3f} of the questions"] if r else [])
+        return "\n".join([table(self.results), reach, *shown,
+                          *difference_lines(self.differences, "MRR", "questions", 3),
+                          *([self.routing.table()] if self.routing else [])])
 
 
-def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
-                     sample: int = 0, progress: bool = True) -> ExpertReport:
-    """The whole protocol: load, embed (cached), baselines and the configured model."""
+def prepare(folder: Path, settings: Settings, embedder: Embedder, cache: Path) -> Evaluation:
+    """A dump loaded and embedded (through the cache at ``cache``), ready to score methods."""
     dump = load_dump(folder)
     cache.parent.mkdir(parents=True, exist_ok=True)
     store = EmbeddingCache(cache)
@@ -362,9 +446,21 @@ def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache
         vectors = embed_posts(dump, embedder, store)
     finally:
         store.close()
-    ev = Evaluation(dump, vectors, settings.experts.candidates)
-    scores = ev.scores(standard_methods(ev, settings.experts), sample=sample, progress=progress)
-    return ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts)
+    return Evaluation(dump, vectors, settings.experts.candidates)
+
+
+def evaluate_experts(folder: Path, settings: Settings, embedder: Embedder, cache: Path,
+                     sample: int = 0, progress: bool = True) -> ExpertReport:
+    """The whole protocol: load, embed (cached), baselines and the configured model."""
+    ev = prepare(folder, settings, embedder, cache)
+    check = ReceiptCheck(settings.experts.k, settings.experts.evidence)
+    scores = ev.scores(standard_methods(ev, settings.experts, check), sample=sample, progress=progress)
+    report = ExpertReport({name: s.summary() for name, s in scores.items()}, differences(scores), ev.first_posts,
+                          check.summary())
+    from .routing import evaluate_routing  # fair routing, in its own module (imports this one)
+
+    report.routing = evaluate_routing(ev, settings.experts, settings.routing, sample, progress=progress)
+    return report
 
 
 def table(results: dict[str, dict[str, float]], heading: str = "") -> str:

@@ -61,7 +61,7 @@
       await new Promise((done) => setTimeout(done, EXPERTS_AFTER_MS));
       if (ctrl !== inflight || box.value.trim() !== q) return;  // still typing: the next query's turn
       const people = await getJSON("/api/experts?" + p, ctrl);
-      const aside = ctrl === inflight && experts(people.experts, data.query);
+      const aside = ctrl === inflight && (experts(people.experts, data.query) || nobody(people.abstained, data.query));
       if (aside) region.querySelector(".layout").append(aside);
     } catch (e) {
       if (e.name !== "AbortError") region.replaceChildren(el("p", { class: "notice", role: "alert" }, e.message));
@@ -139,11 +139,21 @@
     return groups.length ? el("nav", { class: "facets", "aria-label": "Refine" }, groups) : null;
   }
 
+  function nobody(abstained, q) {  // nobody has a receipt on the query: say so, offer the ask page
+    if (!abstained) return null;
+    return el("aside", { class: "experts abstained", "aria-labelledby": "experts-h" }, el("h2", { id: "experts-h" }, "Who knows"),
+      el("p", { class: "nobody", id: "nobody", role: "status" }, abstained.message),
+      el("p", {}, "Nobody has a page, post or answer on it that matches well enough to vouch for them. ",
+        el("a", { id: "ask-instead", href: abstained.ask + "?q=" + encodeURIComponent(q) }, "Ask it as a question"),
+        ": the question is noted as a knowledge gap, so someone can write it down."));
+  }
+
   function experts(list, q) {
     if (!list || !list.length) return null;
     return el("aside", { class: "experts", "aria-labelledby": "experts-h" }, el("h2", { id: "experts-h" }, "Who knows"),
-      el("ol", {}, list.map((e) => el("li", { class: "expert" },
-        el("a", { class: "expert-name", href: "/people/" + e.person.id }, e.person.name),
+      el("ol", {}, list.map((e) => el("li", { class: "expert", "data-person-id": e.person.id },
+        el("a", { class: "expert-name", href: "/people/" + e.person.id }, e.person.name), " ",
+        el("span", { class: "strength band-" + e.band, title: "strength " + e.strength.toFixed(2) }, e.band + " evidence"),
         el("p", { class: "reason" }, e.reason),
         el("ul", { class: "receipts" }, e.evidence.map((ev) => el("li", {},
           el("a", { href: docLink(ev.doc_id, q) }, ev.title), " ",
