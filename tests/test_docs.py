@@ -46,3 +46,18 @@ def test_broken_links_are_found(tmp_path: Path):
         encoding="utf-8",
     )
     assert broken_links(page) == ["page.md: missing.md (no such file)", "page.md: other.md#absent (no such heading)"]
+
+
+def test_every_toml_example_in_the_docs_is_a_valid_config():
+    """The config snippets people copy (README, sources, operations ...) parse and use only real keys."""
+    import re
+    import tomllib
+
+    from index.config_lines import unknown_keys
+
+    blocks = [(page.name, block) for page in doc_pages()
+              for block in re.findall(r"^```toml\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)]
+    assert len(blocks) >= 5
+    for name, block in blocks:
+        data = tomllib.loads(block)
+        assert not unknown_keys(data), (name, unknown_keys(data), block)

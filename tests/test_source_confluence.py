@@ -275,10 +275,12 @@ def test_deleted_page_leaves_the_index_and_restriction_changes_are_picked_up(tmp
     run_ingest(settings, fake_embedder)
     del wiki_server.pages["101"]
     wiki_server.pages["102"]["restrictions"] = restriction(["falcon", "leads"], [CAROL])  # no version bump
+    wiki_server.comments["104"] = [wiki_server.comment("901", "104", "Level 4 is missing.")]
+    wiki_server.comments["104"][0]["_modified"] = datetime.now(UTC)  # a comment bumps no page version either
     wiki_server.log.clear()
     rec = run_ingest(settings, fake_embedder)
     assert rec.sources["conf"].deleted == 1 and rec.sources["conf"].error == ""
-    assert content_fetches(wiki_server.log) == ["102", "103"]  # the re-restricted page and its child
+    assert content_fetches(wiki_server.log) == ["102", "103", "104"]  # re-restricted, its child, commented
     store = Home(settings.home).open_reader().store
     assert store.document("conf/101") is None
     assert store.document("conf/102").visible_to == ["falcon", "leads", "user:carol@corp.example"]

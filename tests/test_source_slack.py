@@ -239,3 +239,13 @@ def test_private_channel_reaches_only_its_members(indexed):
     store = Home(indexed["settings"].home).open_reader().store
     carol, bob = Viewer("carol@corp.example"), Viewer("bob@corp.example")
     assert store.count_visible(carol.restrict().groups) == store.count_visible(bob.restrict().groups) + 1
+
+
+def test_reactions_reach_the_index_as_votes_and_a_thanked_reply_answers_asked_before(indexed):
+    store = Home(indexed["settings"].home).open_reader().store
+    stored = [(c.person.name, c.role, c.score) for c in store.document(OOM).contributions]
+    assert ("Dan Dev", "accepted-answerer", 4) in stored and ("Bob Builder", "answerer", 1) in stored
+    answer = get(indexed, "bob", "/api/ask", q="How do I rotate the VPN certificate before it expires?")
+    before = answer["asked_before"]
+    assert before["doc_id"] == VPN and before["accepted"] and before["author"] == "Ada Lovelace"
+    assert "vpnctl rotate" in before["answer"]

@@ -105,6 +105,10 @@ class ConfluenceSource:
             listing = list_content(client, cql(spaces, TYPES), f"version,{RESTRICTIONS}", self.max_pages)
             self._listed = {i: self.restriction_entries(s.restrictions) for i, s in listing.items.items()}
             changed, gone = self._full_changes(listing, known)
+            if since is not None:  # comments bump no page version: list them as an incremental run does
+                recent = list_content(client, cql(spaces, ("comment",), since - self.overlap), "version,container",
+                                      self.max_pages)
+                changed |= self._changes(recent, known, comments) - gone
         else:
             assert since is not None
             listing = list_content(client, cql(spaces, (*TYPES, "comment"), since - self.overlap),

@@ -130,15 +130,18 @@ class SlackSource:
             yield Failure(self.name, name, "member path leaves the export (absolute or '..'); not read")
         self._users(export)
         conversations = self._conversations(export)
-        known = {c.folder for c in conversations}
-        for folder in sorted({n.split("/", 1)[0] for n in export.names if "/" in n} - known):
+        days: dict[str, list[str]] = {}  # folder → its day files, in name (date) order
+        for n in export.names:
+            if n.count("/") == 1:
+                days.setdefault(n.split("/", 1)[0], []).append(n)
+        for folder in sorted(set(days) - {c.folder for c in conversations}):
             yield Failure(self.name, folder, "folder is in none of channels.json, groups.json, mpims.json, "
                           "dms.json: who may see it is unknown, so it was not read")
         for conv in conversations:
             if conv.kind in ("mpim", "dm") and not self.include_dms:
                 continue
             messages: list[Message] = []
-            for day in (n for n in export.names if n.startswith(conv.folder + "/") and n.count("/") == 1):
+            for day in days.get(conv.folder, []):
                 yield from self._read_day(export, day, messages)
             yield from self._documents(conv, messages)
 
