@@ -56,11 +56,12 @@ def model_name(settings: EmbeddingSettings) -> tuple[Path, str]:
 def model_id_for(settings: EmbeddingSettings) -> str:
     """The id vectors are cached and generations are built under.
 
-    Each backend gets its own id (its vectors differ slightly), so changing the backend
-    re-embeds into a new generation instead of mixing vectors. torch keeps the plain name.
+    torch and onnx (``SAME_VECTORS``) share the plain name: an index and a cache built by one
+    are read and extended by the other. onnx-int8's vectors differ slightly: its own id, so
+    changing to it re-embeds into a new generation instead of mixing vectors.
     """
     base = "all-MiniLM-L6-v2" if settings.model == "bundled" else Path(settings.model).name
-    return base if settings.backend == "torch" else f"{base}+{settings.backend}"
+    return base if settings.backend in SAME_VECTORS else f"{base}+{settings.backend}"
 
 
 class SentenceTransformerEmbedder:
@@ -137,6 +138,10 @@ EMBEDDING_BACKENDS: dict[str, Callable[[EmbeddingSettings], Embedder]] = {
     "onnx-int8": _onnx,
 }
 
+# backends whose vectors are the same (fp32 weights; cosine > 0.9999 on the sample): they share
+# a model id, and a query encoded by one may search an index built by the other
+SAME_VECTORS = frozenset({"torch", "onnx"})
+
 _LOADED: dict[tuple[str, str, int, int, str], Embedder] = {}
 
 
@@ -151,13 +156,15 @@ def load_embedder(settings: EmbeddingSettings) -> Embedder:
         raise ValueError(f"unknown embedding backend {settings.backend!r}; use one of {known}") from None
     key = (settings.model, settings.backend, settings.batch_size, settings.threads, settings.cache_dir)
     if key not in _LOADED:
-        _LOADED[key] = factory(settings)
+        try:
+            _LOADED[key] = factory(settings)
+        except Exception as e:  # noqa: BLE001 - no ONNX Runtime, an export that fails: torch still works
+            if settings.backend != "onnx":
+                raise
+            log.warning("encoder backend %s unavailable (%s: %s); using torch, the same vectors",
+                        settings.backend, type(e).__name__, e)
+            _LOADED[key] = load_embedder(replace(settings, backend="torch"))
     return _LOADED[key]
-
-
-# backends whose vectors are the same (fp32 weights; cosine > 0.999): a query encoded by one
-# may search an index built by the other
-SAME_VECTORS = frozenset({"torch", "onnx"})
 
 
 def query_backend(settings: EmbeddingSettings) -> str:

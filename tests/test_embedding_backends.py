@@ -9,12 +9,34 @@ from index.embedding import EMBEDDING_BACKENDS, load_embedder, load_query_embedd
 from index.settings import EmbeddingSettings
 
 
-def test_every_backend_has_its_own_model_id():
+def test_backends_with_the_same_vectors_share_a_model_id():
     ids = {b: model_id_for(EmbeddingSettings(backend=b)) for b in EMBEDDING_BACKENDS}
     assert set(ids) == {"torch", "onnx", "onnx-int8"}
-    assert len(set(ids.values())) == 3
-    assert ids["torch"] == "all-MiniLM-L6-v2"  # indexes built before the backends stay valid
-    assert model_id_for(EmbeddingSettings(model="/models/my-model", backend="onnx")) == "my-model+onnx"
+    # indexes built by torch before onnx was the default stay valid, and a torch fallback too
+    assert ids["torch"] == ids["onnx"] == "all-MiniLM-L6-v2"
+    assert ids["onnx-int8"] == "all-MiniLM-L6-v2+onnx-int8"
+    assert EmbeddingSettings().backend == "onnx"
+    assert model_id_for(EmbeddingSettings(model="/models/my-model", backend="onnx-int8")) == "my-model+onnx-int8"
+
+
+def test_onnx_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch, caplog):
+    class Fake:
+        model_id, dim = "fake", 3
+
+        def encode(self, texts):
+            return np.ones((len(texts), 3), dtype="float32")
+
+    def no_export(settings):
+        raise RuntimeError("the ONNX export failed")
+
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: Fake())
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx", no_export)
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx-int8", no_export)
+    emb = load_embedder(EmbeddingSettings(cache_dir="/fallback-test"))
+    assert isinstance(emb, Fake)
+    assert any("using torch" in r.message and "export failed" in r.message for r in caplog.records)
+    with pytest.raises(RuntimeError, match="export failed"):  # int8 has other vectors: no silent swap
+        load_embedder(EmbeddingSettings(backend="onnx-int8", cache_dir="/fallback-test"))
 
 
 def test_unknown_backend_is_refused_with_the_known_ones():
@@ -45,19 +67,20 @@ def test_query_encoder_falls_back_to_the_index_backend(monkeypatch, tmp_path):
 
     monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: Fake())
     monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx", no_onnx)
-    emb = load_query_embedder(EmbeddingSettings(cache_dir=str(tmp_path)))
-    assert isinstance(emb, Fake)
+    emb = load_query_embedder(EmbeddingSettings(backend="torch", cache_dir=str(tmp_path)))
+    assert isinstance(getattr(emb, "inner", emb), Fake)
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("backend, floor", [("onnx", 0.999), ("onnx-int8", 0.97)])
+@pytest.mark.parametrize("backend, floor", [("onnx", 0.9999), ("onnx-int8", 0.97)])
 def test_onnx_backends_export_locally_and_agree_with_torch(tmp_path, backend, floor):
     texts = ["You can expense a desk and a chair for your home office.",
              "Report phishing e-mails to the security team.",
              "The summer barbecue is in July at the lake. " * 30]  # longer than 256 tokens
-    torch_vecs = load_embedder(EmbeddingSettings()).encode(texts)
+    torch_vecs = load_embedder(EmbeddingSettings(backend="torch")).encode(texts)
     emb = load_embedder(EmbeddingSettings(backend=backend, cache_dir=str(tmp_path)))
-    assert emb.model_id == f"all-MiniLM-L6-v2+{backend}" and emb.dim == 384
+    assert emb.model_id == ("all-MiniLM-L6-v2" if backend == "onnx" else "all-MiniLM-L6-v2+onnx-int8")
+    assert emb.dim == 384
     export = tmp_path / f"all-MiniLM-L6-v2-{backend}"
     assert (export / "model.onnx").exists() and (export / "export.json").exists()
     vecs = emb.encode(texts)
@@ -68,7 +91,7 @@ def test_onnx_backends_export_locally_and_agree_with_torch(tmp_path, backend, fl
     assert np.allclose(emb.encode(texts[::-1]), vecs[::-1], atol=1e-5)
     assert emb.encode([]).shape == (0, 384)
     if backend == "onnx":  # the default query encoder of a torch index
-        query = load_query_embedder(EmbeddingSettings(cache_dir=str(tmp_path)))
+        query = load_query_embedder(EmbeddingSettings(backend="torch", cache_dir=str(tmp_path)))
         assert query.model_id == "all-MiniLM-L6-v2"
         assert np.min(np.sum(query.encode(texts) * torch_vecs, axis=1)) > floor
     # a second use finds the export and does not redo it
