@@ -50,6 +50,8 @@ def api_recognition(request: Request, s: SearcherDep, viewer: ViewerDep, since: 
 @router.get("/api/recognition.csv", summary="Recognition as CSV (the same figures)")
 def api_recognition_csv(request: Request, s: SearcherDep, viewer: ViewerDep, since: Day = "", until: Day = "",
                         topic: Topic = "") -> Response:
+    """The figures of /api/recognition as a spreadsheet: one row per person and list (sharers,
+    rising, first_contributions), with the period's days in each row."""
     return _csv(_report(request, s, viewer, since, until, topic))
 
 
