@@ -219,7 +219,7 @@ class ExpertSettings:
         "they still appear as authors.")
     evidence: int = _f(3, "Receipts shown per person.")
     min_relevance: float = _f(
-        0.1, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
+        0.0, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
         "wrote, or a page they wrote) is at least this relevant to the query (dense similarity plus the "
         "keyword term, as in attribution); activity and recency order the people who pass but never "
         "qualify anyone alone. Nobody passing means no one is suggested (chosen by leave-one-site-out "
@@ -244,6 +244,23 @@ class RoutingSettings:
         "rising_days, and more than half of all they contributed.")
     rising_days: float = _f(
         90.0, "The recent period of rising contributors, in days (before the question being routed).")
+
+
+@dataclass
+class RecognitionSettings:
+    period_days: int = _f(
+        90, "Length of the default recognition period: the latest this many days that hold at least "
+        "busy_min accepted or voted answers, opens or votes the viewer may see (any contributions when "
+        "there are fewer than that in all), so an old dump shows its last busy stretch.")
+    busy_min: int = _f(10, "Activity the default recognition period must hold (see period_days).")
+    rising_periods: int = _f(
+        3, "Rising contributors: their contributions in the period are compared with their mean over "
+        "this many earlier periods of the same length.")
+    rising_factor: float = _f(2.0, "Rising contributors made at least this many times their earlier mean.")
+    rising_min: int = _f(2, "Rising contributors made at least this many answers or pages in the period.")
+    topic_documents: int = _f(
+        50, "With a topic, recognition counts the documents tagged with it and the best this many "
+        "search results for it.")
 
 
 @dataclass
@@ -357,6 +374,7 @@ class Settings:
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
     routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
+    recognition: RecognitionSettings = _f(RecognitionSettings, "[recognition] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")
