@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from index.filters import ChunkFilter
+from index.settings import ProfileSettings
 from search.answers import Answer
+from search.asking import ROUTING_NOTE, AskSuggestion
 from search.documents import DocumentView
 from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
 from search.experts import NOBODY
@@ -30,6 +32,8 @@ class SearchPage:
     help: NoResultHelp | None = None  # when nothing was found
     csrf: str = ""  # the token the page's votes and opens are sent with
     nobody: str = NOBODY  # said when nobody has a receipt on the query
+    ask: list[AskSuggestion] = field(default_factory=list)  # whom to ask: the experts, fairly routed
+    routing_note: str = ROUTING_NOTE
 
     @property
     def title(self) -> str:
@@ -89,6 +93,7 @@ class StatusPage:
 @dataclass
 class PersonPage:
     person: PersonProfile
+    profile: ProfileSettings | None = None  # their own [people.<who>] entry
 
     @property
     def title(self) -> str:
@@ -107,6 +112,7 @@ class AskPage:
     streaming: bool = False  # an LLM is configured: the page streams its answer
     csrf: str = ""  # the token the page's votes are sent with
     nobody: str = NOBODY  # said when nobody has a receipt on the question
+    routing_note: str = ROUTING_NOTE
 
     @property
     def title(self) -> str:
@@ -117,6 +123,7 @@ class AskPage:
 class GapsPage:
     gaps: list[GapReport]
     title: str = "Knowledge gaps · whoknows"
+    routing_note: str = ROUTING_NOTE
 
 
 @dataclass
