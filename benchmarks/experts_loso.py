@@ -9,9 +9,10 @@ results, the question's tags, who answered it, and the baselines' reciprocal ran
 keeps these per dump (a pickle) so a re-run only re-scores.
 
 Then, for each dump held out in turn, the gate (``[experts] min_relevance`` x ``relevance_gap``)
-is chosen on the other dumps alone: the gate with the highest mean receipt precision (shown
-receipts among the top-20 search results) whose MRR on every training dump is at least that
-dump's ungated MRR minus 0.005. The held-out dump is scored with it: MRR, the difference from
+is chosen on the other dumps alone. Allowed are the gates whose MRR on every training dump is at
+least that dump's ungated MRR minus 0.005; of those, the mildest (fewest suggestions removed) whose
+mean receipt precision (shown receipts among the top-20 search results) is within one standard
+error of the best allowed gate's. The held-out dump is scored with it: MRR, the difference from
 the best baseline and from today's model (no gate) with 95% paired-bootstrap intervals, receipt
 precision, abstention. The strength (search/strength.py) is fitted the same way: a logistic
 regression on the training dumps' suggested people (did they answer the question well: accepted,
@@ -46,7 +47,7 @@ from search.evaluation.experts import (  # noqa: E402
 from search.evaluation.metrics import paired_difference  # noqa: E402
 from search.evaluation.runner import DEFAULT_CACHE  # noqa: E402
 
-FLOORS = (-9.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 GAPS = (0.0, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1)
 PEOPLE, SHOWN = 5, 3
 
@@ -126,23 +127,38 @@ def score(site: Site, gate: tuple[float, float] | None) -> dict:
                 if q.tags:
                     tagged += 1
                     share_tag += bool(q.tags & set(site.tags.get(doc, [])))
-    return {"rr": rr, "mrr": float(np.mean(rr)) if rr else 0.0, "precision": in_results / (shown or 1),
+    return {"rr": rr, "mrr": float(np.mean(rr)) if rr else 0.0, "shown": shown, "precision": in_results / (shown or 1),
             "tag precision": share_tag / (tagged or 1), "abstention": abstained / (len(rr) or 1)}
 
 
+def removed(site: Site, gate: tuple[float, float]) -> int:
+    """How many (question, person) suggestions the gate takes away: how strict it is."""
+    return sum(len(q.ranked) - len(suggested(q, gate)) for q in site.questions)
+
+
 def choose(train: list[Site]) -> tuple[float, float]:
-    """The gate with the best mean receipt precision that costs no training site over 0.005 MRR."""
+    """Among the gates that cost no training site over 0.005 MRR, the mildest (fewest suggestions
+    removed) whose mean receipt precision is within one standard error of the best one's: the
+    one-standard-error rule, so a stricter gate must earn its MRR cost by more than noise."""
     today = {s.name: score(s, None)["mrr"] for s in train}
-    best, best_key = (-9.0, 0.0), -1.0
+    allowed = []
     for low in FLOORS:
         for gap in GAPS:
             runs = [score(s, (low, gap)) for s in train]
             if any(r["mrr"] < today[s.name] - 0.005 for r, s in zip(runs, train, strict=True)):
                 continue
-            key = float(np.mean([r["precision"] for r in runs]))
-            if key > best_key + 1e-9:
-                best, best_key = (low, gap), key
-    return best
+            allowed.append(((low, gap), runs))
+    if not allowed:
+        return (FLOORS[0], 0.0)
+
+    def precision(runs: list[dict]) -> float:
+        return float(np.mean([r["precision"] for r in runs]))
+
+    _, best_runs = max(allowed, key=lambda a: precision(a[1]))
+    # the standard error of a mean of per-site binomial proportions
+    se = math.sqrt(sum(r["precision"] * (1 - r["precision"]) / max(r["shown"], 1) for r in best_runs)) / len(train)
+    near = [gate for gate, runs in allowed if precision(runs) >= precision(best_runs) - se]
+    return min(near, key=lambda g: (sum(removed(s, g) for s in train), g))
 
 
 def strength_rows(sites: list[Site], gate: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -228,8 +244,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         vb, vt = r["vs baseline"], r["vs today"]
-        print(f"| {r['site']} ({r['questions']} q) | {r['gate'][0]:g}, {r['gate'][1]:g} | {r['mrr']:.3f} "
-              f"| {r['today']:.3f} | {r['best baseline']} {r['baseline mrr']:.3f} "
+        print(f"| {r['site']} ({r['questions']} q) | {r['gate'][0]:g}, {r['gate'][1]:g} | {r['mrr']:.4f} "
+              f"| {r['today']:.4f} | {r['best baseline']} {r['baseline mrr']:.3f} "
               f"| {vb[0]:+.3f} ({vb[1]:+.3f} to {vb[2]:+.3f}) | {vt[0]:+.3f} ({vt[1]:+.3f} to {vt[2]:+.3f}) "
               f"| {r['precision']:.3f} ({r['precision today']:.3f}) "
               f"| {r['tag precision']:.3f} ({r['tag precision today']:.3f}) | {r['abstention']:.3f} |")

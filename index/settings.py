@@ -219,7 +219,7 @@ class ExpertSettings:
         "they still appear as authors.")
     evidence: int = _f(3, "Receipts shown per person.")
     min_relevance: float = _f(
-        0.1, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
+        0.0, "Evidence gate: a person is suggested only with a receipt whose own passage (the post they "
         "wrote, or a page they wrote) is at least this relevant to the query (dense similarity plus the "
         "keyword term, as in attribution); activity and recency order the people who pass but never "
         "qualify anyone alone. Nobody passing means no one is suggested (chosen by leave-one-site-out "

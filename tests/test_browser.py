@@ -258,3 +258,21 @@ def test_api_docs_load_offline_under_the_csp(site, b):
     assert page.locator(".opblock").count() >= 15
     assert not errors, errors
     assert _hosts(seen) == {"127.0.0.1"}, f"requests left loopback: {_hosts(seen)}"
+
+
+def test_live_search_says_nobody_has_written_on_it_and_offers_the_ask_page(settings, fake_embedder, b):
+    from dataclasses import replace
+
+    run_ingest(settings, fake_embedder)
+    strict = replace(settings, experts=replace(settings.experts, min_relevance=5.0))  # no receipt is that relevant
+    with serve_app(create_app(strict, embedder=fake_embedder)) as base:
+        page = b.new_page()
+        page.goto(f"{base}/")
+        _type_and_wait(page, "expense desk home office")
+        assert page.locator("li.hit .hit-title").first.inner_text() == "Expenses"  # results still shown
+        page.wait_for_selector("aside.experts.abstained #nobody")
+        assert page.locator("#nobody").inner_text() == "No one has written much about this yet."
+        assert page.locator("aside.experts .expert-name").count() == 0  # not the most active people instead
+        page.locator("#ask-instead").click()
+        page.wait_for_url("**/ask?q=*")
+        assert page.locator("textarea, input[name=q]").first.input_value() == "expense desk home office"
