@@ -29,6 +29,7 @@ from search.feedback import Feedback
 from search.feedback_report import feedback_report
 from search.gaps import gap_report
 from search.llm import ChatClient
+from search.mentors import MentorFinder, person_learning
 from search.permissions import Viewer
 from search.profiles import person_profile
 from search.rephrase import no_result_help
@@ -80,6 +81,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.state.asker = asker = AskRouter(settings.routing, Profiles(settings.profiles, settings.people),
                                         RoutedLog(Home(settings.home).path / "state.sqlite"))
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm, asker)
+    app.state.mentors = mentors = MentorFinder(searcher, asker.profiles)
 
     app.include_router(browser.router)
     app.include_router(admin_actions.router)
@@ -157,7 +159,9 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
         prof = person_profile(s.index.get().store, person_id, viewer)
         if prof is None:
             raise HTTPException(404, "no such person")
-        page = PersonPage(prof, asker.profiles.of(s.index.get().store, person_id))
+        topics = [t for t, _ in prof.topics] or [d.title for d in prof.top_documents]
+        page = PersonPage(prof, asker.profiles.of(s.index.get().store, person_id),
+                          person_learning(mentors, person_id, topics, viewer))
         return templates.TemplateResponse(request, "person.html", {"page": page})
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")

@@ -3,18 +3,20 @@ and the mentors for a topic."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from search.asking import AskRouter
+from search.mentors import MentorFinder, for_topic
 
 from .auth import Authenticator
-from .deps import SearcherDep, ViewerDep
+from .deps import Q, SearcherDep, ViewerDep
 
 router = APIRouter()
+TopicQ = Annotated[str, Query(max_length=200, description="A topic: a document tag, or a phrase.")]
 
 
 class AskedIn(BaseModel):
@@ -35,3 +37,17 @@ def api_asked(body: AskedIn, request: Request, s: SearcherDep, viewer: ViewerDep
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
     return JSONResponse({"recorded": added})
+
+
+@router.get("/api/mentors", summary="Mentors: people who know a topic and have shown they teach it, with receipts")
+def api_mentors(request: Request, viewer: ViewerDep, topic: TopicQ = "", q: Q = "",
+                k: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
+    """`topic` (a document tag, or a phrase) or `q` (a query): people the expert model finds for
+    it who answered others' questions, wrote pages others built on or gave accepted answers to
+    newcomers, counted only in documents the viewer may see. People not taking questions and
+    people on the consent list never appear."""
+    if not (topic.strip() or q.strip()):
+        raise HTTPException(422, "give topic= or q=")
+    finder: MentorFinder = request.app.state.mentors
+    found = for_topic(finder, topic.strip(), viewer, k) if topic.strip() else finder.find(q, viewer, k)
+    return {"topic": topic, "query": q, "mentors": [m.to_json() for m in found]}

@@ -14,6 +14,7 @@ from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
 from search.experts import NOBODY
 from search.feedback_report import FeedbackReport
 from search.gaps import GapReport
+from search.mentors import Mentor, PersonLearning
 from search.profiles import PersonProfile
 from search.rephrase import NoResultHelp
 from search.results import SearchResults
@@ -94,6 +95,7 @@ class StatusPage:
 class PersonPage:
     person: PersonProfile
     profile: ProfileSettings | None = None  # their own [people.<who>] entry
+    learning: PersonLearning | None = None  # how they helped others learn; others who teach their topic
 
     @property
     def title(self) -> str:
@@ -135,6 +137,17 @@ class TopicsPage:
     @property
     def at_risk(self) -> list[TopicCoverage]:
         return [t for t in self.topics if t.at_risk]
+
+
+@dataclass
+class TopicPage:
+    topic: str
+    coverage: TopicCoverage | None  # None: not a document tag (a phrase)
+    mentors: list[Mentor] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.topic} · whoknows"
 
 
 @dataclass
