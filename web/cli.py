@@ -41,7 +41,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if address:
         from ingest.ray_executor import encoder_factory, ray_embedder
 
-        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address)
+        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address, settings)
         opts.embed_batch = max(opts.embed_batch, 4 * embedder.workers * settings.ray.batch_size)
     try:
         record = run_ingest(settings, embedder, opts)
@@ -226,7 +226,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     for r in st.runs[:5]:
         print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
               f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences, "
-              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)})"
+              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)}"
+              + (f", {n} worker{'s' * (n != 1)} restarted" if (n := r.get("workers_restarted", 0)) else "")
+              + ")"
               f"{' ' + r['error'] if r['error'] else ''}")
         if r["status"] == "running" and r["progress"]:
             p = r["progress"]
