@@ -328,12 +328,13 @@ class IngestSettings:
 class RaySettings:
     address: str = _f(
         "",
-        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "Where ingest reads and embeds: empty = in this process (the default); 'local' starts a Ray cluster "
         "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
         "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
     )
     num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
-    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor (a folder source read on Ray: "
+                                "batch_size / 32 files per batch).")
     cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
 
 

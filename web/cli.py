@@ -321,7 +321,7 @@ def _ingest_flags(sp: argparse.ArgumentParser) -> None:
                     help="apply a run that deletes more than half of a source")
     sp.add_argument("--json", action="store_true", help="print the run record as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--ray", metavar="ADDRESS", help="encode on Ray: local, auto or ray://host:10001 "
+    sp.add_argument("--ray", metavar="ADDRESS", help="read and encode on Ray: local, auto or ray://host:10001 "
                     "(overrides [ray] address; needs pip install -e '.[ray]')")
 
 
