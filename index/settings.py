@@ -247,6 +247,23 @@ class RoutingSettings:
 
 
 @dataclass
+class RecognitionSettings:
+    period_days: int = _f(
+        90, "Length of the default recognition period: the latest this many days that hold at least "
+        "busy_min accepted or voted answers, opens or votes the viewer may see (any contributions when "
+        "there are fewer than that in all), so an old dump shows its last busy stretch.")
+    busy_min: int = _f(10, "Activity the default recognition period must hold (see period_days).")
+    rising_periods: int = _f(
+        3, "Rising contributors: their contributions in the period are compared with their mean over "
+        "this many earlier periods of the same length.")
+    rising_factor: float = _f(2.0, "Rising contributors made at least this many times their earlier mean.")
+    rising_min: int = _f(2, "Rising contributors made at least this many answers or pages in the period.")
+    topic_documents: int = _f(
+        50, "With a topic, recognition counts the documents tagged with it and the best this many "
+        "search results for it.")
+
+
+@dataclass
 class AnswerSettings:
     passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
     sentences: int = _f(2, "Sentences in an extractive answer.")
@@ -358,6 +375,7 @@ class Settings:
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
     routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
+    recognition: RecognitionSettings = _f(RecognitionSettings, "[recognition] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")

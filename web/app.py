@@ -29,13 +29,14 @@ from search.gaps import gap_report
 from search.llm import ChatClient
 from search.permissions import Viewer
 from search.profiles import person_profile
+from search.recognition import Recognition
 from search.rephrase import no_result_help
 from search.results import SearchResults
 from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import apidocs, browser, document, feedback, login, topics
+from . import apidocs, browser, document, feedback, login, recognition, topics
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, CsrfDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -76,6 +77,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.state.searcher = searcher
     app.state.topics = TopicMap(searcher.expert_finder.excluded if searcher.expert_finder else None)
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
+    app.state.recognition = Recognition(settings.recognition, FeedbackLog(Home(settings.home).path / "state.sqlite"),
+                                        searcher.expert_finder.excluded if searcher.expert_finder else None)
 
     app.include_router(browser.router)
     app.include_router(admin_actions.router)
@@ -84,6 +87,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.add_exception_handler(HTTPException, login.sign_in_on_401)
     app.include_router(document.router)
     app.include_router(topics.router)
+    app.include_router(recognition.router)
     apidocs.install(app)
 
     @app.exception_handler(NoIndex)
