@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/screenshots.py --home var     # after `whoknows ingest`
 
-Writes web/static/screenshots/{search,popup,document,phone-dark,topics}.png.
+Writes web/static/screenshots/{search,popup,document,phone-dark,topics,recognition}.png.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -44,7 +45,16 @@ def take(url: str, out: Path) -> None:
         topics = browser.new_page(viewport={"width": 1200, "height": 760})
         topics.goto(url + "/topics")
         topics.screenshot(path=str(out / "topics.png"))
+        recognition(browser, url, out)
         browser.close()
+
+
+def recognition(browser: Any, url: str, out: Path) -> None:
+    """/recognition in its default period (on the sample: the forum dump's last busy 90 days)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(url + "/recognition")
+    page.wait_for_selector("#sharers")
+    page.screenshot(path=str(out / "recognition.png"))
 
 
 def main() -> int:

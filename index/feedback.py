@@ -202,3 +202,20 @@ class FeedbackLog:
         finally:
             db.close()
         return [QueryOpens(*r) for r in rows]
+
+    def between(self, start: float, end: float) -> tuple[list[Click], list[Vote]]:
+        """The opens and the result and answer votes made from ``start`` up to (not including)
+        ``end`` (seconds since the epoch); none before any was recorded."""
+        if not self.path.exists():
+            return [], []
+        db = self._db()
+        try:
+            with db:  # one snapshot
+                clicks = [Click(*r) for r in db.execute(
+                    "SELECT viewer, query, doc_id, rank, at FROM clicks WHERE at >= ? AND at < ?", (start, end))]
+                votes = [Vote(*r) for r in db.execute(
+                    "SELECT kind, query, item_id, viewer, vote, at FROM feedback "
+                    "WHERE kind IN ('result', 'answer') AND at >= ? AND at < ?", (start, end))]
+        finally:
+            db.close()
+        return clicks, votes

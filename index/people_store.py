@@ -13,6 +13,7 @@ from .filters import ChunkFilter, filter_sql
 from .rows import (
     ContributionCount,
     ContributionRow,
+    KnowledgeRow,
     PersonRow,
     in_batches,
     json_list,
@@ -215,3 +216,15 @@ class PeopleReads:
         return [(r[0], int(r[1])) for r in self.db.execute(
             "SELECT lower(t.value), count(DISTINCT d.id) FROM documents d, json_each(d.tags) t "
             f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1", args)]
+
+    def knowledge_rows(self, groups: tuple[str, ...] | None, roles: tuple[str, ...]) -> list[KnowledgeRow]:
+        """Every contribution in ``roles`` to documents visible to any of ``groups`` (None:
+        all), with the document's title and link: what recognition counts."""
+        where, args = filter_sql(ChunkFilter(groups=groups))
+        cur = self.db.cursor()
+        cur.row_factory = None
+        rows = cur.execute(
+            "SELECT c.doc_id, c.person_id, c.role, c.at, c.section, c.score, d.title, d.url FROM contributions c "
+            f"JOIN documents d ON d.id = c.doc_id WHERE {where} AND c.role IN ({','.join('?' * len(roles))})",
+            [*args, *roles])
+        return [KnowledgeRow(r[0], r[1], r[2], parse_time(r[3]), r[4], r[5], r[6], r[7]) for r in rows]

@@ -116,3 +116,17 @@ class ContributionCount:
     source: str
     role: str
     count: int
+
+
+@dataclass
+class KnowledgeRow:
+    """A contribution with its document's title and link (what recognition counts and cites)."""
+
+    doc_id: str
+    person_id: str
+    role: str
+    at: datetime | None
+    section: int | None
+    score: int | None
+    title: str
+    url: str

@@ -260,6 +260,23 @@ class ProfileSettings:
 
 
 @dataclass
+class RecognitionSettings:
+    period_days: int = _f(
+        90, "Length of the default recognition period: the latest this many days that hold at least "
+        "busy_min accepted or voted answers, opens or votes the viewer may see (any contributions when "
+        "there are fewer than that in all), so an old dump shows its last busy stretch.")
+    busy_min: int = _f(10, "Activity the default recognition period must hold (see period_days).")
+    rising_periods: int = _f(
+        3, "Rising contributors: their contributions in the period are compared with their mean over "
+        "this many earlier periods of the same length.")
+    rising_factor: float = _f(2.0, "Rising contributors made at least this many times their earlier mean.")
+    rising_min: int = _f(2, "Rising contributors made at least this many answers or pages in the period.")
+    topic_documents: int = _f(
+        50, "With a topic, recognition counts the documents tagged with it and the best this many "
+        "search results for it.")
+
+
+@dataclass
 class AnswerSettings:
     passages: int = _f(8, "Passages the answer is drawn from (best chunks, at most two per document).")
     sentences: int = _f(2, "Sentences in an extractive answer.")
@@ -341,12 +358,13 @@ class IngestSettings:
 class RaySettings:
     address: str = _f(
         "",
-        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "Where ingest reads and embeds: empty = in this process (the default); 'local' starts a Ray cluster "
         "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
         "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
     )
     num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
-    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor (a folder source read on Ray: "
+                                "batch_size / 32 files per batch).")
     cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
 
 
@@ -370,6 +388,7 @@ class Settings:
     experts: ExpertSettings = _f(ExpertSettings, "[experts] table.")
     answers: AnswerSettings = _f(AnswerSettings, "[answers] table.")
     routing: RoutingSettings = _f(RoutingSettings, "[routing] table.")
+    recognition: RecognitionSettings = _f(RecognitionSettings, "[recognition] table.")
     llm: LlmSettings = _f(LlmSettings, "[llm] table.")
     auth: AuthSettings = _f(AuthSettings, "[auth] table.")
     feedback: FeedbackSettings = _f(FeedbackSettings, "[feedback] table.")

@@ -32,13 +32,14 @@ from search.llm import ChatClient
 from search.mentors import MentorFinder, person_learning
 from search.permissions import Viewer
 from search.profiles import person_profile
+from search.recognition import Recognition
 from search.rephrase import no_result_help
 from search.results import SearchResults
 from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import apidocs, asking, browser, document, feedback, login, topics
+from . import apidocs, asking, browser, document, feedback, login, recognition, topics
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, CsrfDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -82,6 +83,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
                                         RoutedLog(Home(settings.home).path / "state.sqlite"))
     app.state.answerer = Answerer(searcher, settings.answers, gaps, llm, asker)
     app.state.mentors = mentors = MentorFinder(searcher, asker.profiles)
+    app.state.recognition = Recognition(settings.recognition, FeedbackLog(Home(settings.home).path / "state.sqlite"),
+                                        searcher.expert_finder.excluded if searcher.expert_finder else None)
 
     app.include_router(browser.router)
     app.include_router(admin_actions.router)
@@ -91,6 +94,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.include_router(document.router)
     app.include_router(topics.router)
     app.include_router(asking.router)
+    app.include_router(recognition.router)
     apidocs.install(app)
 
     @app.exception_handler(NoIndex)

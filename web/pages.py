@@ -16,6 +16,7 @@ from search.feedback_report import FeedbackReport
 from search.gaps import GapReport
 from search.mentors import Mentor, PersonLearning
 from search.profiles import PersonProfile
+from search.recognition import RecognitionReport
 from search.rephrase import NoResultHelp
 from search.results import SearchResults
 from search.status import IndexStatus
@@ -158,3 +159,27 @@ class DocumentPage:
     @property
     def title(self) -> str:
         return f"{self.doc.title} · whoknows"
+
+
+@dataclass
+class RecognitionPage:
+    report: RecognitionReport | None  # None: the period asked for could not be read (``error``)
+    error: str = ""
+    since: str = ""  # the form's values when there is no report
+    until: str = ""
+    topic: str = ""
+    title: str = "Recognition · whoknows"
+    receipts: int = 3  # shown per person
+
+    def __post_init__(self) -> None:
+        if self.report is not None:
+            self.since, self.until = self.report.period.since.isoformat(), self.report.period.until.isoformat()
+            self.topic = self.report.topic
+
+    def link(self, path: str = "/recognition", shift: int = 0) -> str:
+        """``path`` for this period (``shift`` periods later, or earlier when negative) and topic."""
+        if self.report is None:
+            return path
+        p = self.report.period.earlier(-shift) if shift else self.report.period
+        params = [("since", p.since.isoformat()), ("until", p.until.isoformat())]
+        return f"{path}?" + urlencode(params + ([("topic", self.topic)] if self.topic else []))
