@@ -13,7 +13,7 @@ from typing import Any
 
 from index.settings import ConfigError, Settings, load_settings
 
-from . import cli_admin, cli_eval, cli_recognition
+from . import cli_admin, cli_eval, cli_mentors, cli_recognition
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -398,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
     cli_eval.add_parser(verb, common)
     cli_admin.add_parser(verb)
+    cli_mentors.add_parser(verb)
     cli_recognition.add_parser(verb)
     return p
 
