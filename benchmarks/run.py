@@ -15,6 +15,11 @@ Parts (all by default, in this order):
   ray      ingest chunks/s local vs Ray with 1 and 2 workers, the driver's time outside encoding
            (benchmarks/ray_ingest.py; needs the ray extra)
 
+Not in the default run (ask with --only):
+  ivfpq    one FAISS IVF-PQ index over 10M synthetic 384-d vectors: train and add time, bytes per
+           chunk, peak memory, recall@10 vs exact, 1-thread query p50/p99 per nprobe
+           (benchmarks/ivfpq_10m.py; 20-40 min, --ivfpq-n, --ivfpq-reuse; --quick: 200k)
+
 Figures are printed as a table and saved as JSON in benchmarks/results/ (latest.json too).
 Timings on a shared machine are noisy: compare figures from one run, as ratios.
 """
@@ -34,13 +39,15 @@ from common import RESULTS, Report, load_average, machine_info  # noqa: E402
 from sample import Sample  # noqa: E402
 
 PARTS = ("encoder", "quality", "http", "txtai", "reindex", "load", "browser", "ray")
+OPTIONAL_PARTS = ("ivfpq",)  # too long for the default run
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
+    p.add_argument("--only", default=",".join(PARTS),
+                   help=f"comma-separated parts of {', '.join(PARTS + OPTIONAL_PARTS)}")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run in a few minutes: 300 chunks, 1 repetition, 100k synthetic only, "
                         "no SciFact")
@@ -61,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reindex-reuse", action="store_true",
                    help="reindex: no full build; re-run on the home the last reindex run left")
     p.add_argument("--ray-backend", default="torch", help="encoder backend of the ray part")
+    p.add_argument("--ivfpq-n", type=int, default=10_000_000, help="ivfpq: vectors in the index")
+    p.add_argument("--ivfpq-reuse", action="store_true",
+                   help="ivfpq: load the index the last run saved in /work/bench/ivfpq-10m")
     p.add_argument("--sources", default="", help="only these sources of whoknows.toml (default: all of data/)")
     p.add_argument("--work", default=str(RESULTS / "work"), help="scratch folder (homes, exports, synthetic)")
     return p.parse_args(argv)
@@ -69,9 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     parts = [x.strip() for x in args.only.split(",") if x.strip()]
-    unknown = set(parts) - set(PARTS)
+    unknown = set(parts) - set(PARTS + OPTIONAL_PARTS)
     if unknown:
-        print(f"unknown part(s): {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}", file=sys.stderr)
+        print(f"unknown part(s): {', '.join(sorted(unknown))}; choose from {', '.join(PARTS + OPTIONAL_PARTS)}",
+              file=sys.stderr)
         return 2
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     backends, reps = split(args.backends), args.reps
@@ -127,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         from ray_ingest import bench_ray
 
         bench_ray(report, sample, args.ray_backend)
+    if "ivfpq" in parts:
+        from ivfpq_10m import bench_ivfpq
+
+        bench_ivfpq(report, args.ivfpq_n, args.quick, args.ivfpq_reuse)
     report.seconds = round(time.perf_counter() - t0, 1)
     report.machine["load_average_at_end"] = load_average()
     print("\n" + report.table())

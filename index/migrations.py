@@ -249,7 +249,24 @@ def s004_feedback(db: sqlite3.Connection) -> None:
     )
 
 
-STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens, s004_feedback]
+def s008_routed(db: sqlite3.Connection) -> None:
+    """Each question routed to a person (``index/routed.py``): a viewer followed an "ask"
+    link whoknows suggested. Fair routing reads the last week's counts as loads and caps."""
+    db.executescript(
+        """
+        CREATE TABLE routed (
+            person_id TEXT NOT NULL,
+            query TEXT NOT NULL,
+            viewer TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX routed_at ON routed(at, person_id);
+        """
+    )
+
+
+STATE_MIGRATIONS: list[Migration] = [s001_create_runs, s002_create_gaps, s003_create_tokens, s004_feedback,
+                                     s008_routed]
 
 
 def connect_state(path: Path, timeout: float = 10.0) -> sqlite3.Connection:

@@ -50,6 +50,7 @@ class RunRecord:
     error: str = ""
     executor: str = "local"  # where chunks were encoded: local (this process) or ray
     workers: int = 1  # encoder workers (Ray actors) the run used
+    workers_restarted: int = 0  # Ray actors restarted after their worker died (their work retried)
     progress: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +67,7 @@ class RunRecord:
             sentences_embedded=data.get("sentences_embedded", 0), seconds=data.get("seconds", 0.0),
             error=data.get("error", ""), progress=data.get("progress", {}), changed=data.get("changed", True),
             executor=data.get("executor", "local"), workers=data.get("workers", 1),
+            workers_restarted=data.get("workers_restarted", 0),
         )
         if rec.status == "running" and row["pid"] and not _alive(row["pid"]):
             rec.status = "killed"

@@ -234,11 +234,12 @@ class ExpertSettings:
 @dataclass
 class RoutingSettings:
     load_penalty: float = _f(
-        1.0, "Fair routing (measured by `whoknows eval experts`): a suggested person's score (log "
-        "scale) is lowered by this times log(1 + questions routed to them in the last week), so a "
-        "near tie goes to whoever was asked less (0 = rank order).")
+        1.5, "Fair routing (measured by `whoknows eval experts`; chosen across four Stack Exchange dumps, "
+        "docs/peer-learning.md): whom to ask first is chosen by the score (log scale) lowered by this "
+        "times log(1 + questions routed to them in the last week), so a near tie goes to whoever was "
+        "asked less (0 = rank order).")
     rising_margin: float = _f(
-        0.25, "Fair routing: a rising contributor whose score is within this (log scale) of the first "
+        0.5, "Fair routing: a rising contributor whose score is within this (log scale) of the first "
         "suggestion is suggested first (0 = never).")
     rising_depth: int = _f(3, "Fair routing: how far down the suggestions a rising contributor is looked for.")
     rising_min_recent: int = _f(
@@ -246,6 +247,18 @@ class RoutingSettings:
         "rising_days, and more than half of all they contributed.")
     rising_days: float = _f(
         90.0, "The recent period of rising contributors, in days (before the question being routed).")
+
+
+@dataclass
+class ProfileSettings:
+    """A person's own say in whoknows: a ``[people.<who>]`` table, ``<who>`` their person id,
+    e-mail, handle (``source:user``) or name, as the consent list names people."""
+
+    ask_me_about: list[str] = _f(list, "Topics the person wants to be asked about: shown on their page, "
+                                 "and a mentor whose topics match is suggested first.")
+    available: bool = _f(True, "false: the person is not taking questions right now: never routed, "
+                         "never suggested as a mentor (still shown as an expert, honestly).")
+    weekly_cap: int = _f(0, "At most this many questions routed to the person per week (0 = no cap).")
 
 
 @dataclass
@@ -347,12 +360,13 @@ class IngestSettings:
 class RaySettings:
     address: str = _f(
         "",
-        "Where ingest embeds: empty = in this process (the default); 'local' starts a Ray cluster "
+        "Where ingest reads and embeds: empty = in this process (the default); 'local' starts a Ray cluster "
         "inside the run; 'auto' or 'ray://host:10001' joins a running one (docs/scaling-out.md). "
         "Needs the ray extra: pip install -e '.[ray]'. `whoknows ingest --ray ADDRESS` overrides it.",
     )
     num_workers: int = _f(2, "Encoder actors Ray runs at once; each loads the model once.")
-    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor.")
+    batch_size: int = _f(256, "Chunks per batch sent to one encoder actor (a folder source read on Ray: "
+                                "batch_size / 32 files per batch).")
     cpus_per_worker: float = _f(1.0, "CPUs Ray reserves for each encoder actor.")
 
 
@@ -384,8 +398,10 @@ class Settings:
     ray: RaySettings = _f(RaySettings, "[ray] table: ingest's embedding on a Ray cluster.")
     people: dict[str, list[str]] = _f(
         dict,
-        "Alias table: display name = list of handles, names and e-mails that are that person.",
+        "Alias table: display name = list of handles, names and e-mails that are that person. "
+        "A [people.<who>] table instead is that person's profile (ask_me_about, available, weekly_cap).",
     )
+    profiles: dict[str, ProfileSettings] = field(default_factory=dict, metadata={"help": "", "internal": True})
     config_path: Path | None = field(default=None, metadata={"help": "", "internal": True})
 
     def source(self, name: str) -> SourceSettings:
@@ -475,7 +491,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 def settings_from_data(data: dict[str, Any], cfg: Path) -> Settings:
     """Settings from a parsed config file's tables, checked as ``load_settings`` checks them."""
+    data, profiles = split_profiles(data, cfg.name)
     settings = _build(Settings, data, cfg.name)
+    settings.profiles = profiles
     settings.config_path = cfg.resolve()
     settings.home = settings.resolve(str(settings.home))
     names = [s.name for s in settings.sources]
@@ -493,6 +511,29 @@ def settings_from_data(data: dict[str, Any], cfg: Path) -> Settings:
         if expr and not croniter.is_valid(expr):
             raise ConfigError(f"{where}: not a valid cron expression: {expr!r}")
     return settings
+
+
+def split_profiles(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, ProfileSettings]]:
+    """``[people]``'s aliases (name = list) apart from its profiles (``[people.<who>]`` tables),
+    each profile checked: known keys, right types, a cap of 0 or more, named topics."""
+    people = data.get("people")
+    if not isinstance(people, dict):
+        return data, {}
+    profiles: dict[str, ProfileSettings] = {}
+    for who, value in people.items():
+        if not isinstance(value, dict):
+            continue
+        at = f"{where}: people.{who}"
+        prof = _build(ProfileSettings, value, at)
+        if prof.weekly_cap < 0:
+            raise ConfigError(f"{at}.weekly_cap must be 0 (no cap) or more, not {prof.weekly_cap}")
+        if any(not t.strip() for t in prof.ask_me_about):
+            raise ConfigError(f"{at}.ask_me_about: a topic is empty")
+        if not who.strip():
+            raise ConfigError(f"{at}: a profile needs a person id, e-mail, handle or name")
+        profiles[who.strip()] = prof
+    aliases = {k: v for k, v in people.items() if not isinstance(v, dict)}
+    return {**data, "people": aliases}, profiles
 
 
 def settings_reference() -> list[tuple[str, str, str]]:
@@ -516,4 +557,5 @@ def settings_reference() -> list[tuple[str, str, str]]:
             if getattr(tp, "__origin__", None) is list and args and is_dataclass(args[0]):
                 walk(args[0], f"{key}[].")  # type: ignore[arg-type]
     walk(Settings, "")
+    walk(ProfileSettings, "people.<who>.")  # a [people.<who>] profile table
     return rows

@@ -59,7 +59,7 @@ class _Reading:
 
     old: dict[str, str]  # document id -> stored key
     source: Any
-    reader: ChunkedDocuments | None
+    reader: ChunkedDocuments | Any  # or ingest/ray_stages.py's RayReading; None: not opened
     error: Exception | None = None
 
 
@@ -73,6 +73,28 @@ class _Pending:
     @property
     def n_chunks(self) -> int:
         return sum(len(c) for _, c, _ in self.docs)
+
+
+@dataclass
+class Preparer:
+    """A read document's people resolved, then its chunks (None when its stored key is the
+    same). Picklable: Ray workers prepare documents with it too (``ingest/ray_stages.py``)."""
+
+    resolver: PeopleResolver
+    chunker: Chunker
+    salt: str  # what else changes the stored form (chunking, people aliases, token vectors)
+
+    def key(self, doc: Document) -> str:
+        return f"{doc.content_hash()}:{self.salt}"
+
+    def __call__(self, doc: Document, old_key: str | None) -> list[Chunk] | None:
+        for c in doc.contributions:
+            self.resolver.resolve(c.person)
+            c.doc_id = doc.id
+        for s in doc.sections:
+            if s.author is not None:
+                self.resolver.resolve(s.author)
+        return None if old_key == self.key(doc) else self.chunker.chunk(doc)
 
 
 class Ingest:
@@ -100,10 +122,11 @@ class Ingest:
                                sorted(settings.people.items())] + (["tokens"] if self.tok_enc else [])
                               + (["sentences"] if self.with_sentences else []))
         self._salt = hashlib.sha1(chunking.encode()).hexdigest()[:12]
+        self.prepare = Preparer(self.resolver, self.chunker, self._salt)
 
     def doc_key(self, doc: Document) -> str:
         """Content hash plus what else changes the stored form (chunking, people aliases)."""
-        return f"{doc.content_hash()}:{self._salt}"
+        return self.prepare.key(doc)
 
     def _fingerprint(self, cfg: SourceSettings) -> str:
         raw = json.dumps([repr(cfg), self._salt, self.embedder.model_id], sort_keys=True)
@@ -130,7 +153,9 @@ class Ingest:
                 source.state = self._previous_state(cfg)
         except Exception as e:  # reported as the source's error when its turn comes
             return _Reading(old, None, None, e)
-        return _Reading(old, source, ChunkedDocuments(source, lambda d: self._prepare(d, old)))
+        on_ray = getattr(self.embedder, "ray_reader", None)  # ingest/ray_stages.py, or None
+        reader = on_ray(source, self.prepare, old, self.tok_enc is not None, self.with_sentences) if on_ray else None
+        return _Reading(old, source, reader or ChunkedDocuments(source, lambda d: self.prepare(d, old.get(d.id))))
 
     def close_readers(self) -> None:
         for reading in self._readers.values():
@@ -208,21 +233,6 @@ class Ingest:
             self.writer.vectors.add(np.concatenate(pending.add_ids), np.vstack(pending.add_vecs))
         sr.seconds = round(time.monotonic() - t0, 3)
         return sr
-
-    def _prepare(self, doc: Document, old: dict[str, str]) -> list[Chunk] | None:
-        """Runs in the reader thread: people resolved, then chunks (None when unchanged)."""
-        self._resolve_people(doc)
-        if old.get(doc.id) == self.doc_key(doc):
-            return None
-        return self.chunker.chunk(doc)
-
-    def _resolve_people(self, doc: Document) -> None:
-        for c in doc.contributions:
-            self.resolver.resolve(c.person)
-            c.doc_id = doc.id
-        for s in doc.sections:
-            if s.author is not None:
-                self.resolver.resolve(s.author)
 
     def _flush(self, pending: _Pending, sr: SourceRun, failures: list[Failure]) -> None:
         if not pending.docs:
@@ -328,6 +338,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
         record = log.start()
         record.executor = getattr(embedder, "executor", "local")  # ingest/ray_executor.py
         record.workers = getattr(embedder, "workers", 1)
+        restarted = getattr(embedder, "workers_restarted", 0)
         t0 = time.monotonic()
         cache = EmbeddingCache(opts.cache_path or home.path / "embeddings.sqlite")
         ingest: Ingest | None = None
@@ -365,6 +376,7 @@ def run_ingest(settings: Settings, embedder: Embedder, opts: IngestOptions | Non
         finally:
             if ingest is not None:
                 ingest.close_readers()
+            record.workers_restarted = getattr(embedder, "workers_restarted", 0) - restarted
             record.seconds = round(time.monotonic() - t0, 3)
             record.finished_at = now_iso()
             record.progress = {}

@@ -1,10 +1,14 @@
 """Ingest's encoding on a Ray cluster (``[ray] address``, ``whoknows ingest --ray``).
 
-The driver (``ingest/pipeline.py``) still lists the sources, decides what changed, reads the
-embedding cache and alone writes the store, the cache and the new generation. Only the texts
-it would have encoded go to Ray: ``ray.data.from_items(...).map_batches(EncoderActor, ...)``
-with an actor pool whose actors load the configured encoder once each. Vectors stream back
-to the driver and are put back in the driver's order by their row index.
+The driver (``ingest/pipeline.py``) lists the sources, decides what changed, reads the
+embedding cache and alone writes the store, the cache and the new generation. Folder sources
+(``files``, ``markdown``) are read, parsed, chunked and encoded on Ray, one Dataset per source
+(``ingest/ray_stages.py``); the vectors wait in ``ready`` for the driver's ``encode`` calls.
+Sources parsed in a stream on the driver (Stack Exchange dumps, git, MediaWiki, APIs) send
+only the texts the driver would have encoded: ``ray.data.from_items(...).map_batches(
+EncoderActor, ...)`` with an actor pool whose actors load the configured encoder once each.
+The cluster is joined (or started) at the first thing to send, so a run with nothing to read
+starts none. Actors Ray restarted after their worker died are counted (``workers_restarted``).
 
 Ray is an optional extra; ``require_ray`` says so in one line when it is missing.
 """
@@ -45,12 +49,15 @@ class EncoderActor:
     """One Ray actor: loads the encoder once, then encodes the batches it is given."""
 
     def __init__(self, factory: EmbedderFactory, with_tokens: bool):
+        from .ray_stages import _reborn
+
         self.embedder = factory()
         self.with_tokens = with_tokens
+        self.reborn = _reborn()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         texts = [str(t) for t in batch["text"]]
-        out: dict[str, Any] = {"i": batch["i"]}
+        out: dict[str, Any] = {"i": batch["i"], "reborn": [self.reborn] * len(texts)}
         if self.with_tokens:
             enc = token_encoder(self.embedder)
             assert enc is not None  # the driver asked for tokens only when its encoder gives them
@@ -73,9 +80,49 @@ class RayEmbedder:
     local: Embedder
     factory: EmbedderFactory
     settings: RaySettings
+    full: Settings | None = None  # the whole config, for sources read on Ray (None: read on the driver)
+    address: str = "local"
     started: bool = False  # this process started the cluster (address "local"): shut it down
     texts_sent: int = field(default=0)
     executor: str = "ray"  # for the run record
+    ready: dict[str, np.ndarray] = field(default_factory=dict)  # text -> vector from the Ray stages
+    ready_tokens: dict[str, Any] = field(default_factory=dict)  # text -> (token vectors, spans)
+    restarts: set[tuple[str, int]] = field(default_factory=set)  # (stage, pid) of restarted actors
+
+    @property
+    def workers_restarted(self) -> int:
+        return len(self.restarts)
+
+    def note_restarts(self, *seen: tuple[str, int]) -> None:
+        self.restarts.update(x for x in seen if x[1])
+
+    def ray_reader(self, source: Any, prepare: Any, old: dict[str, str], with_tokens: bool,
+                   with_sentences: bool) -> Any:
+        """A ``RayReading`` for a folder source when the config is known, else None (the
+        driver reads the source and sends only texts to encode)."""
+        from .ray_stages import RayReading
+        from .sources.files_common import ListedFolder
+
+        if self.full is None or not isinstance(source, ListedFolder):
+            return None
+        return RayReading(self, source, prepare, old, with_tokens, with_sentences)
+
+    def connect(self) -> Any:
+        """The ``ray`` module with this process joined to (or running) the cluster."""
+        ray = require_ray()
+        if not ray.is_initialized():
+            if self.address == "local":
+                cpus = max(1, round(self.settings.num_workers * self.settings.cpus_per_worker))
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+            self.started = True
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.execution_options.preserve_order = True  # chunk ids in the local path's order
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-job plan lines on stderr
+        return ray
 
     @property
     def workers(self) -> int:
@@ -102,12 +149,27 @@ class RayEmbedder:
         return vecs, [Tokens(v, [tuple(s) for s in spans]) for v, spans in toks]
 
     def _run(self, texts: list[str], with_tokens: bool) -> tuple[np.ndarray, list[Any]]:
-        if not texts:
-            return np.zeros((0, self.dim), dtype="float32"), []
-        import ray.data
+        """Vectors the Ray stages made already, the others from a Ray job of their own."""
+        vecs = np.zeros((len(texts), self.dim), dtype="float32")
+        toks: list[Any] = [None] * len(texts) if with_tokens else []
+        missing: list[int] = []
+        for i, t in enumerate(texts):
+            if t in self.ready and (not with_tokens or t in self.ready_tokens):
+                vecs[i] = self.ready[t]
+                if with_tokens:
+                    toks[i] = self.ready_tokens[t]
+            else:
+                missing.append(i)
+        self.texts_sent += len(texts) - len(missing)
+        if missing:
+            more, more_toks = self._job([texts[i] for i in missing], with_tokens)
+            vecs[missing] = more
+            for i, tok in zip(missing, more_toks, strict=False):
+                toks[i] = tok
+        return vecs, toks
 
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-job plan lines on stderr
+    def _job(self, texts: list[str], with_tokens: bool) -> tuple[np.ndarray, list[Any]]:
+        ray = self.connect()
         s = self.settings
         items = ray.data.from_items([{"i": i, "text": t} for i, t in enumerate(texts)])
         pool = ray.data.ActorPoolStrategy(size=max(1, s.num_workers))
@@ -118,6 +180,7 @@ class RayEmbedder:
         got = 0
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             idx = np.asarray(batch["i"], dtype="int64")
+            self.note_restarts(*(("encode", int(r)) for r in batch["reborn"]))
             vecs[idx] = np.stack(list(batch["vec"])) if batch["vec"].dtype == object else batch["vec"]
             if with_tokens:
                 for i, raw in zip(idx, batch["tokens"], strict=True):
@@ -143,20 +206,11 @@ def encoder_factory(settings: Settings) -> EmbedderFactory:
 
 
 def ray_embedder(local: Embedder, factory: EmbedderFactory, settings: RaySettings,
-                 address: str | None = None) -> RayEmbedder:
-    """Connect to (or, for "local", start) the Ray cluster and wrap ``local`` for it.
+                 address: str | None = None, full: Settings | None = None) -> RayEmbedder:
+    """Wrap ``local`` for the Ray cluster at ``address`` (joined, or for "local" started, when
+    there is something to send). ``full``: the whole config, so folder sources are read on Ray.
 
     Raises ``RayMissing`` before anything is written when the extra is not installed.
     """
-    ray = require_ray()
-    address = address or settings.address or "local"
-    started = False
-    if not ray.is_initialized():
-        if address == "local":
-            cpus = max(1, round(settings.num_workers * settings.cpus_per_worker))
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-        started = True
-    return RayEmbedder(local, factory, settings, started=started)
+    require_ray()
+    return RayEmbedder(local, factory, settings, full=full, address=address or settings.address or "local")

@@ -27,6 +27,7 @@ from index.rows import ChunkHit
 from index.sentences import split_sentences
 from index.settings import AnswerSettings
 
+from .asking import AskRouter, AskSuggestion, ask_links, mailto_all
 from .experts import Expert
 from .llm import ChatClient, LlmError, PromptPassage, build_messages, check_citations
 from .permissions import LOCAL, Viewer
@@ -77,6 +78,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     asked_before: AskedBefore | None = None
     experts: list[Expert] = field(default_factory=list)
+    ask: list[AskSuggestion] = field(default_factory=list)  # whom to ask: the experts, fairly routed
     ask_link: str = ""
     generated: bool = False
     took_ms: float = 0.0
@@ -86,7 +88,8 @@ class Answer:
                 "confidence": round(self.confidence, 4), "generated": self.generated,
                 "citations": [c.to_json() for c in self.citations],
                 "asked_before": self.asked_before.to_json() if self.asked_before else None,
-                "experts": [e.to_json() for e in self.experts], "ask_link": self.ask_link,
+                "experts": [e.to_json() for e in self.experts], "ask": [a.to_json() for a in self.ask],
+                "ask_link": self.ask_link,
                 "took_ms": round(self.took_ms, 2)}
 
 
@@ -100,8 +103,9 @@ def keyword_overlap(question: str, sentence: str) -> float:
 
 class Answerer:
     def __init__(self, searcher: Searcher, settings: AnswerSettings, gaps: GapLog | None = None,
-                 llm: ChatClient | None = None):
+                 llm: ChatClient | None = None, router: AskRouter | None = None):
         self.searcher = searcher
+        self.router = router
         self.settings = settings
         self.gaps = gaps
         self.llm = llm
@@ -117,7 +121,7 @@ class Answerer:
                 self._use_generated(ans, text, passages)
             except LlmError:
                 pass  # keep the extractive answer
-        self._finish(ans)
+        self._finish(ans, viewer)
         ans.took_ms = (time.perf_counter() - t0) * 1000
         return ans
 
@@ -133,7 +137,7 @@ class Answerer:
                 self._use_generated(ans, text, passages)
             except LlmError:
                 pass
-        self._finish(ans)
+        self._finish(ans, viewer)
         yield "answer", ans
 
     def _sentence_similarities(self, reader: IndexReader, question: str, passages: list[tuple[ChunkHit, float]],
@@ -240,20 +244,21 @@ class Answerer:
         return Citation(n, ch.doc_id, ch.title, _link(ch.url, ch.anchor), quote_,
                         authors[0].name if authors else "", ch.updated_at)
 
-    def _finish(self, ans: Answer) -> None:
+    def _finish(self, ans: Answer, viewer: Viewer = LOCAL) -> None:
+        store = self.searcher.index.get().store
+        if self.router is not None:
+            ans.ask = self.router.whom_to_ask(store, ans.experts, ans.question, viewer)
+        else:
+            links = ask_links(store, [e.person.id for e in ans.experts[:3]], ans.question)
+            ans.ask = [AskSuggestion(e, links[e.person.id]) for e in ans.experts[:3]]
         if ans.confident or not ans.question:
             return
         if self.gaps:
             self.gaps.record(ans.question, NO_ANSWER)
         if self.settings.ask_url:
             ans.ask_link = self.settings.ask_url.format(question=quote(ans.question[:200]))
-        elif ans.experts:
-            store = self.searcher.index.get().store
-            emails = store.emails_of([e.person.id for e in ans.experts[:3]])
-            to = [es[0] for es in emails.values() if es and not es[0].endswith(".invalid")]
-            if to:
-                ans.ask_link = (f"mailto:{','.join(to)}?subject={quote('Question: ' + ans.question[:120])}"
-                                f"&body={quote(ans.question)}")
+        else:
+            ans.ask_link = mailto_all(ans.ask)
 
 
 def _best_answer(doc: Any) -> tuple[int, bool, str, datetime | None] | None:

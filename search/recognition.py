@@ -299,13 +299,18 @@ class Recognition:
         self._lock = threading.Lock()
 
     def rows(self, reader: IndexReader, viewer: Viewer) -> list[KnowledgeRow]:
-        """The contributions recognition counts, to documents ``viewer`` may see, dated in UTC."""
+        """The contributions recognition counts, to documents ``viewer`` may see, dated in UTC,
+        without those of people on the consent list."""
         key = (reader.generation, viewer.restrict().groups)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         rows = reader.store.knowledge_rows(key[1], FIRST_ROLES)
+        if self.excluded:  # the consent list's own contributions shape nothing, not even the period
+            left_out = {p.id for p in reader.store.people_by_ids(sorted({r.person_id for r in rows}))
+                        if self.excluded(p)}
+            rows = [r for r in rows if r.person_id not in left_out]
         for r in rows:
             r.at = aware(r.at) if r.at else None
         with self._lock:

@@ -5,15 +5,17 @@ The expert ranking (``search/experts.py``) says who knows most; routing decides 
 
 - people who are not available, or who reached a cap of routed questions, are left out
   (``Availability``);
-- each person's score (a log scale) is lowered by ``load_penalty * log(1 + questions routed
-  to them in the last week)``, so a near tie goes to the one asked less;
-- a *rising contributor* (most of their answers and pages are recent) whose score is within
-  ``rising_margin`` of the first suggestion takes the first place: qualified people who are
-  getting started are asked, not only the established top.
+- whom to ask first is chosen by each person's score (a log scale) lowered by
+  ``load_penalty * log(1 + questions routed to them in the last week)``, so a near tie goes to
+  the one asked less; the others follow in the expert ranking's order;
+- a *rising contributor* (most of their answers and pages are recent) whose lowered score is
+  within ``rising_margin`` of the best goes first: qualified people who are getting started are
+  asked, not only the established top.
 
 ``fair_order`` is the pure rule; ``whoknows eval experts`` measures what it costs in MRR and
-what it saves the busiest people (``search/evaluation/routing.py``). It is not yet applied to
-the live "who to ask" suggestions.
+what it saves the busiest people (``search/evaluation/routing.py``); ``search/asking.py``
+applies it wherever whoknows suggests whom to ask, with the profiles' availability and caps and
+the questions routed in the last week.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from index.settings import RoutingSettings
 
 WEEK_DAYS = 7.0
+RISING_ROLES = ("answerer", "author")  # what counts towards a rising contributor's growth
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,29 @@ class Availability:
 def fair_order(ranked: list[tuple[str, float]], p: RoutingSettings, availability: Availability,
                rising: Collection[str] = ()) -> list[tuple[str, float]]:
     """``ranked`` (person, log score), best first, re-ordered for asking: the unavailable and
-    capped left out, loads penalised, a qualified rising contributor first. Scores returned are
-    the adjusted ones (for ordering only)."""
+    capped left out; the first suggestion chosen by the load-penalised score (a qualified rising
+    contributor first); everyone after it keeps the expert ranking's order (measured across the
+    dumps, re-sorting the whole list by the penalised score cost more MRR for the same spread).
+    Scores returned are the expert ranking's."""
+    kept = [(pid, s) for pid, s in ranked if not availability.excluded(pid)]
+    first = _first(kept, p, availability, rising)
+    return kept if first is None else [kept[first], *kept[:first], *kept[first + 1:]]
+
+
+def _first(kept: list[tuple[str, float]], p: RoutingSettings, availability: Availability,
+           rising: Collection[str]) -> int | None:
+    """The index in ``kept`` of whom to ask first."""
+    if not kept:
+        return None
     load = availability.load or {}
-    kept = [(pid, s - p.load_penalty * math.log1p(load.get(pid, 0.0)))
-            for pid, s in ranked if not availability.excluded(pid)]
-    kept.sort(key=lambda x: -x[1])  # stable: ties keep the expert ranking's order
-    if not kept or p.rising_margin <= 0 or not rising:
-        return kept
-    top = kept[0][1]
-    for i, (pid, s) in enumerate(kept[: max(1, p.rising_depth)]):
-        if i and pid in rising and s >= top - p.rising_margin:
-            return [kept[i], *kept[:i], *kept[i + 1:]]
-    return kept
+    adjusted = sorted(((s - p.load_penalty * math.log1p(load.get(pid, 0.0)), i) for i, (pid, s) in enumerate(kept)),
+                      key=lambda x: -x[0])  # stable: ties keep the expert ranking's order
+    if p.rising_margin > 0 and rising:
+        top = adjusted[0][0]
+        for j, (s, i) in enumerate(adjusted[: max(1, p.rising_depth)]):
+            if j and kept[i][0] in rising and s >= top - p.rising_margin:
+                return i
+    return adjusted[0][1]
 
 
 def is_rising(recent: int, total: int, p: RoutingSettings) -> bool:

@@ -180,9 +180,9 @@ def test_unchanged_files_are_not_read_again(settings, wiki, fake_embedder, monke
     read: list[str] = []
     original = MarkdownSource.read
 
-    def counting_read(self, path, rel):  # type: ignore[no-untyped-def]
+    def counting_read(self, path, rel, *calls):  # type: ignore[no-untyped-def]
         read.append(rel)
-        return original(self, path, rel)
+        return original(self, path, rel, *calls)
 
     monkeypatch.setattr(MarkdownSource, "read", counting_read)
     page = wiki / "engineering/deploys.md"

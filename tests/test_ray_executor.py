@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from index.generations import Home
 from index.runs import RunLog
-from index.settings import RaySettings
+from index.settings import RaySettings, SourceSettings
 from ingest.pipeline import IngestOptions, run_ingest
 from search.status import index_status
 from web.app import create_app
@@ -75,21 +75,56 @@ def _snapshot(settings) -> dict:
         reader.close()
 
 
-def test_ray_path_gives_what_the_local_path_gives_and_a_rerun_embeds_nothing(
-        ray_cluster, settings, tmp_path):
+@pytest.fixture
+def two_sources(settings, tmp_path):
+    """The wiki (markdown) and a folder of files of several kinds, one broken and one of an
+    unknown format: both kinds of folder source are read on Ray."""
+    docs = tmp_path / "docs"
+    write(docs / "onboarding.txt", "Onboarding\n\nNew hires get a laptop on day one and a buddy for the first month.\n")
+    write(docs / "travel.html", "<html><head><title>Travel policy</title></head><body><h1>Travel</h1>"
+          "<p>Book trains for trips under four hours; flights need a manager's approval.</p></body></html>")
+    write(docs / "notes/broken.docx", b"this is not a zip file")
+    write(docs / "data.bin", b"\x00\x01")
+    # parsed in the actors themselves (isolate = false): a parser process per actor costs CI seconds
+    files = SourceSettings(name="docs", kind="files", path=str(docs), options={"isolate": False})
+    return replace(settings, sources=[*settings.sources, files])
+
+
+def _ray_embedder(settings, factory=FakeTokenEmbedder, workers=2):
     from ingest.ray_executor import RayEmbedder
 
+    return RayEmbedder(FakeTokenEmbedder(), factory, RaySettings(num_workers=workers, batch_size=2),
+                       full=settings)
+
+
+def _failures(settings) -> list:
+    reader = Home(settings.home).open_reader()
+    try:
+        return [(f.source, f.item, f.reason) for f in reader.store.failures()]
+    finally:
+        reader.close()
+
+
+def test_ray_path_gives_what_the_local_path_gives_and_a_rerun_embeds_nothing(
+        ray_cluster, two_sources, tmp_path, monkeypatch):
+    from ingest.ray_executor import RayEmbedder
+
+    settings = two_sources
     local = run_ingest(settings, FakeTokenEmbedder())
     assert local.executor == "local" and local.status == "ok"
     expected = _snapshot(settings)
+    assert local.sources["docs"].added == 2 and local.sources["docs"].failed == 2
 
     on_ray = replace(settings, home=tmp_path / "ray-home")
-    embedder = RayEmbedder(FakeTokenEmbedder(), FakeTokenEmbedder, RaySettings(num_workers=2, batch_size=2))
-    rec = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))  # several Ray jobs per source
-    assert rec.status == "ok" and (rec.executor, rec.workers) == ("ray", 2)
+    embedder = _ray_embedder(on_ray)
+    rec = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))
+    assert rec.status == "ok" and (rec.executor, rec.workers, rec.workers_restarted) == ("ray", 2, 0)
     assert rec.chunks_embedded == local.chunks_embedded > 0
     assert rec.sentences_embedded == local.sentences_embedded > 0
     assert embedder.texts_sent == rec.chunks_embedded + rec.sentences_embedded
+    assert {n: (s.added, s.failed) for n, s in rec.sources.items()} == {
+        n: (s.added, s.failed) for n, s in local.sources.items()}
+    assert _failures(on_ray) == _failures(settings)  # the broken file's reason, reported on the driver
     got = _snapshot(on_ray)
     assert got["docs"] == expected["docs"] and got["contributions"] == expected["contributions"]
     assert got["chunks"].keys() == expected["chunks"].keys()
@@ -102,10 +137,15 @@ def test_ray_path_gives_what_the_local_path_gives_and_a_rerun_embeds_nothing(
     page = TestClient(create_app(on_ray, embedder=FakeTokenEmbedder())).get("/admin").text
     assert "on ray x2" in BeautifulSoup(page, "html.parser").select_one("#runs .executor").get_text()
 
-    again = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))
+    # nothing changed: nothing is read, encoded or even sent to the cluster
+    def no_cluster(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("a run with nothing to read joined the cluster")
+
+    monkeypatch.setattr(RayEmbedder, "connect", no_cluster)
+    again = run_ingest(on_ray, _ray_embedder(on_ray), IngestOptions(embed_batch=4))
     assert again.status == "ok" and again.executor == "ray"
-    assert again.chunks_embedded == 0 and again.sentences_embedded == 0
-    assert again.sources["wiki"].unchanged == len(expected["docs"]) and not again.changed
+    assert again.chunks_embedded == 0 and again.sentences_embedded == 0 and not again.changed
+    assert again.sources["docs"].unchanged == 2 and again.sources["docs"].failed == 2
     assert RunLog(Home(on_ray.home).path / "state.sqlite").last(1)[0].executor == "ray"
 
 
@@ -124,19 +164,20 @@ class DiesOnce(FakeTokenEmbedder):
         return super().encode_with_tokens(texts)
 
 
-def test_a_worker_that_dies_mid_run_is_replaced_and_nothing_is_lost(ray_cluster, settings, tmp_path):
-    from ingest.ray_executor import RayEmbedder
-
+def test_a_worker_that_dies_mid_run_is_restarted_logged_and_nothing_is_lost(ray_cluster, settings, tmp_path,
+                                                                              capsys):
     run_ingest(settings, FakeTokenEmbedder())
     expected = _snapshot(settings)
     on_ray = replace(settings, home=tmp_path / "ray-home")
     marker = tmp_path / "died"
-    embedder = RayEmbedder(FakeTokenEmbedder(), partial(DiesOnce, str(marker)),
-                           RaySettings(num_workers=2, batch_size=2))
-    rec = run_ingest(on_ray, embedder, IngestOptions(embed_batch=4))
+    rec = run_ingest(on_ray, _ray_embedder(on_ray, partial(DiesOnce, str(marker))), IngestOptions(embed_batch=4))
     assert marker.exists()  # a worker did die
     assert rec.status == "ok" and rec.sources["wiki"].failed == 0
+    assert rec.workers_restarted == 1
     got = _snapshot(on_ray)
     assert got["docs"] == expected["docs"] and got["chunks"].keys() == expected["chunks"].keys()
     for key, (_text, vec, bits) in expected["chunks"].items():
         assert float(np.dot(vec, got["chunks"][key][1])) >= 0.9999 and got["chunks"][key][2] == bits
+    cfg = write(tmp_path / "whoknows.toml", f'home = "{on_ray.home}"\n')
+    assert main(["--config", str(cfg), "status"]) == 0
+    assert "executor ray x2, 1 worker restarted" in capsys.readouterr().out

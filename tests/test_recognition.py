@@ -259,3 +259,24 @@ def test_cli_prints_the_api_figures(recognised, tmp_path, capsys):
     assert list(csv.DictReader(io.StringIO(capsys.readouterr().out)))[0]["name"] == "Ada"
     assert main(["--config", str(cfg), "recognition", "--since", "2024-06-01", "--until", "2024-05-01"]) == 2
     assert "is after until" in capsys.readouterr().err
+
+
+def test_no_recorded_opens_or_votes_is_no_data_and_formulas_are_quoted_in_the_csv(recognised, tmp_path):
+    from index.generations import Home
+    from index.rows import PersonRow
+    from index.settings import RecognitionSettings
+    from search.recognition import Recognition, RecognitionReport, Sharer
+
+    reader = Home(recognised.home).open_reader()
+    try:  # a home whose state database was never written: answers count, opens are none
+        got = Recognition(RecognitionSettings(), FeedbackLog(tmp_path / "none" / "state.sqlite")).report(
+            reader, since=date(2024, 5, 1), until=date(2024, 5, 30)).to_json()
+    finally:
+        reader.close()
+    assert not (tmp_path / "none").exists()
+    assert {n: figures(s)[:3] for n, s in by_name(got["sharers"]).items()}["Ada"] == (2, 1, 2)
+    assert all(s["opens"] == 0 for s in got["sharers"])
+    report = RecognitionReport(Period(date(2024, 5, 1), date(2024, 5, 30)),
+                               [Sharer(PersonRow("p1", "=HYPERLINK(\"http://x\")"), 1)], [], [], {})
+    (row,) = list(csv.DictReader(io.StringIO(report.to_csv())))
+    assert row["name"] == "'=HYPERLINK(\"http://x\")"

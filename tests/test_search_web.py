@@ -82,7 +82,7 @@ def test_html_in_documents_is_escaped(settings, wiki, fake_embedder):
     c = TestClient(create_app(settings, embedder=fake_embedder))
     r = c.get("/search", params={"q": "exploit payload"})
     soup = BeautifulSoup(r.text, "html.parser")
-    assert [s["src"] for s in soup.find_all("script")] == ["/static/search.js", "/static/feedback.js"]  # only ours
+    assert [s["src"] for s in soup.find_all("script")] == ["/static/search.js", "/static/feedback.js", "/static/asking.js"]  # only ours
     assert soup.find("img") is None
     assert "<script>alert(1)</script>" in soup.get_text()
 

@@ -174,6 +174,35 @@ def test_failures_show_in_status_and_the_run_goes_on(tmp_path, folder, fake_embe
     assert {(f["item"], f["reason"]) for f in st.failures} == {("image.png", "unsupported format .png")}
 
 
+
+def test_a_rerun_reads_only_changed_files_and_keeps_reporting_failures(tmp_path, folder, fake_embedder,
+                                                                        monkeypatch):
+    from ingest.sources.files import FilesSource
+
+    write(folder / "image.png", b"\x89PNG")
+    cfg = SourceSettings(name="docs", kind="files", path=str(folder), options={"isolate": False})
+    settings = Settings(home=tmp_path / "home", sources=[cfg])
+    run_ingest(settings, fake_embedder)
+    read: list[str] = []
+    original = FilesSource.read
+
+    def counting_read(self, path, rel, calls=None):  # type: ignore[no-untyped-def]
+        read.append(rel)
+        return original(self, path, rel, calls)
+
+    monkeypatch.setattr(FilesSource, "read", counting_read)
+    again = run_ingest(settings, fake_embedder)
+    assert read == [] and not again.changed and again.sources["docs"].unchanged == 15
+    assert again.sources["docs"].failed == 1  # the unreadable file, still reported, not read again
+    page = folder / "notes.md"
+    write(page, "# Notes\n\nThe new notes page about travel.\n")
+    os.utime(folder / "image.png", (time.time() + 5, time.time() + 5))  # touched: tried again
+    rec = run_ingest(settings, fake_embedder)
+    assert sorted(read) == ["image.png", "notes.md"] and rec.sources["docs"].added == 1
+    assert {(f["item"], f["reason"]) for f in index_status(settings).failures} == {
+        ("image.png", "unsupported format .png")}
+
+
 OFFLINE = """
 import socket, urllib.request
 attempts = []

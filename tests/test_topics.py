@@ -52,7 +52,11 @@ def test_topics_name_who_wrote_most_and_flag_the_ones_resting_on_one_person(topi
     rows = {tr.td.get_text(): tr for tr in soup.select("#topics tbody tr")}
     assert rows["travel"].select("td")[3].get_text() == "2"
     link = rows["travel"].select_one("td a")["href"]
-    assert "tag=travel" in link and c.get(link).status_code == 200
+    assert link == "/topics/travel"  # the topic's page: its figures, its mentors, and its search
+    topic = BeautifulSoup(c.get(link).text, "html.parser")
+    search = topic.select_one("article.topic a")["href"]
+    assert "tag=travel" in search and c.get(search).status_code == 200
+    assert topic.select_one("#mentors") is not None
 
 
 def test_topics_count_only_what_the_viewer_may_see_and_never_name_excluded_people(topics_site, fake_embedder):

@@ -18,15 +18,18 @@ from index.embedding import Embedder, load_query_embedder
 from index.feedback import FeedbackLog
 from index.filters import ChunkFilter
 from index.gaps import NO_EXPERT, NO_RESULTS, GapLog
+from index.routed import RoutedLog
 from index.generations import Home, LiveIndex, NoIndex
 from index.settings import Settings
 from search.answers import Answerer
+from search.asking import ROUTING_NOTE, AskRouter, Profiles, profile_json
 from search.expertise import TopicMap
 from search.experts import ExpertFinder, abstention
 from search.feedback import Feedback
 from search.feedback_report import feedback_report
 from search.gaps import gap_report
 from search.llm import ChatClient
+from search.mentors import MentorFinder, person_learning
 from search.permissions import Viewer
 from search.profiles import person_profile
 from search.recognition import Recognition
@@ -36,7 +39,7 @@ from search.searcher import Searcher
 from search.status import index_status
 
 from . import admin as admin_actions
-from . import apidocs, browser, document, feedback, login, recognition, topics
+from . import apidocs, asking, browser, document, feedback, login, recognition, topics
 from .auth import Authenticator
 from .deps import HERE, AdminDep, AnswererDep, CsrfDep, FilterDep, K, Page, Q, SearcherDep, ViewerDep, templates
 from .pages import AskPage, GapsPage, PersonPage, SearchPage, StatusPage
@@ -76,7 +79,10 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.state.reindexer = scheduler or _reindexer(settings)
     app.state.searcher = searcher
     app.state.topics = TopicMap(searcher.expert_finder.excluded if searcher.expert_finder else None)
-    app.state.answerer = Answerer(searcher, settings.answers, gaps, llm)
+    app.state.asker = asker = AskRouter(settings.routing, Profiles(settings.profiles, settings.people),
+                                        RoutedLog(Home(settings.home).path / "state.sqlite"))
+    app.state.answerer = Answerer(searcher, settings.answers, gaps, llm, asker)
+    app.state.mentors = mentors = MentorFinder(searcher, asker.profiles)
     app.state.recognition = Recognition(settings.recognition, FeedbackLog(Home(settings.home).path / "state.sqlite"),
                                         searcher.expert_finder.excluded if searcher.expert_finder else None)
 
@@ -87,6 +93,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.add_exception_handler(HTTPException, login.sign_in_on_401)
     app.include_router(document.router)
     app.include_router(topics.router)
+    app.include_router(asking.router)
     app.include_router(recognition.router)
     apidocs.install(app)
 
@@ -111,7 +118,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
             gaps.record(q, NO_EXPERT if results.hits else NO_RESULTS)
         help_ = no_result_help(s, q, viewer) if results is not None and not results.hits and not like else None
         ctx = SearchPage(query=q, results=results, filters=flt, like=like, help=help_,
-                         doc_count=s.index.get().store.count_visible(viewer.restrict().groups), csrf=csrf)
+                         doc_count=s.index.get().store.count_visible(viewer.restrict().groups), csrf=csrf,
+                         ask=asker.whom_to_ask(s.index.get().store, results.experts, q, viewer) if results else [])
         return templates.TemplateResponse(request, "search.html", {"page": ctx})
 
     # one search per core at a time; a search whose client went away while it waited (the
@@ -141,21 +149,24 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     @app.get("/api/experts", summary="People who know about a query, with receipts")
     async def api_experts(request: Request, s: SearcherDep, viewer: ViewerDep, flt: FilterDep, q: Q,
                           k: Annotated[int, Query(ge=1, le=50)] = 5) -> Any:
-        return await json_in_a_slot(request, _experts_json, s, q, k, flt, viewer)
+        return await json_in_a_slot(request, _experts_json, s, q, k, flt, viewer, asker)
 
     @app.get("/api/people/{person_id}", summary="A person: topics, contributions, sources")
     def api_person(s: SearcherDep, viewer: ViewerDep, person_id: str) -> dict[str, Any]:
         prof = person_profile(s.index.get().store, person_id, viewer)
         if prof is None:
             raise HTTPException(404, "no such person")
-        return prof.to_json()
+        return {**prof.to_json(), "profile": profile_json(asker.profiles.of(s.index.get().store, person_id))}
 
     @app.get("/people/{person_id}", response_class=HTMLResponse, summary="A person's page (HTML)")
     def person_page(request: Request, s: SearcherDep, viewer: ViewerDep, person_id: str) -> Any:
         prof = person_profile(s.index.get().store, person_id, viewer)
         if prof is None:
             raise HTTPException(404, "no such person")
-        return templates.TemplateResponse(request, "person.html", {"page": PersonPage(prof)})
+        topics = [t for t, _ in prof.topics] or [d.title for d in prof.top_documents]
+        page = PersonPage(prof, asker.profiles.of(s.index.get().store, person_id),
+                          person_learning(mentors, person_id, topics, viewer))
+        return templates.TemplateResponse(request, "person.html", {"page": page})
 
     @app.get("/api/status", summary="Index counts, sources, failures and the last runs")
     def api_status(admin: AdminDep) -> dict[str, Any]:
@@ -182,11 +193,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     @app.get("/api/gaps", summary="Knowledge gaps: unanswered queries with who could answer them")
     def api_gaps(s: SearcherDep, admin: AdminDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
                  ) -> dict[str, Any]:
-        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit, viewer=admin)]}
+        return {"gaps": [g.to_json() for g in gap_report(gaps, s, limit, viewer=admin, router=asker)]}
 
     @app.get("/admin/gaps", response_class=HTMLResponse, summary="Knowledge gaps page (HTML)")
     def gaps_page(request: Request, s: SearcherDep, admin: AdminDep) -> Any:
-        report = gap_report(gaps, s, viewer=admin)
+        report = gap_report(gaps, s, viewer=admin, router=asker)
         return templates.TemplateResponse(request, "gaps.html", {"page": GapsPage(report)})
 
     @app.get("/admin", response_class=HTMLResponse, summary="Index status page (HTML)")
@@ -222,9 +233,12 @@ def _reindexer(settings: Settings) -> Scheduler:
     return Scheduler(settings)
 
 
-def _experts_json(s: Searcher, q: str, k: int, flt: ChunkFilter, viewer: Viewer) -> dict[str, Any]:
+def _experts_json(s: Searcher, q: str, k: int, flt: ChunkFilter, viewer: Viewer, asker: AskRouter
+                  ) -> dict[str, Any]:
     experts = s.experts(q, k, viewer, flt)
-    return {"query": q, "experts": [e.to_json() for e in experts], "abstained": abstention(q, experts)}
+    ask = asker.whom_to_ask(s.index.get().store, experts, q, viewer)
+    return {"query": q, "experts": [e.to_json() for e in experts], "abstained": abstention(q, experts),
+            "ask": [a.to_json() for a in ask], "routing": ROUTING_NOTE}
 
 
 def _search_json(s: Searcher, q: str, k: int, page: int, experts: bool, flt: ChunkFilter, viewer: Viewer

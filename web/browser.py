@@ -49,7 +49,8 @@ def bookmarklet_page(request: Request, settings: SettingsDep) -> Any:
 def popup(request: Request, s: SearcherDep, viewer: ViewerDep, csrf: CsrfDep, q: Q = "") -> Any:
     """The bookmarklet's window: the query (editable), the people who know and the top results."""
     results = s.search(q, k=5, with_experts=True, viewer=viewer) if q.strip() else None
-    page = SearchPage(query=q, results=results, csrf=csrf)
+    ask = request.app.state.asker.whom_to_ask(s.index.get().store, results.experts, q, viewer) if results else []
+    page = SearchPage(query=q, results=results, csrf=csrf, ask=ask)
     return templates.TemplateResponse(request, "popup.html", {"page": page})
 
 

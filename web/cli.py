@@ -13,7 +13,7 @@ from typing import Any
 
 from index.settings import ConfigError, Settings, load_settings
 
-from . import cli_admin, cli_eval, cli_recognition
+from . import cli_admin, cli_eval, cli_mentors, cli_recognition
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -41,7 +41,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if address:
         from ingest.ray_executor import encoder_factory, ray_embedder
 
-        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address)
+        embedder = ray_embedder(embedder, encoder_factory(settings), settings.ray, address, settings)
         opts.embed_batch = max(opts.embed_batch, 4 * embedder.workers * settings.ray.batch_size)
     try:
         record = run_ingest(settings, embedder, opts)
@@ -226,7 +226,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     for r in st.runs[:5]:
         print(f"run #{r['id']} {r['status']} started {r['started_at']} ({r['seconds']}s, "
               f"{r['chunks_embedded']} chunks embedded, {r.get('sentences_embedded', 0)} sentences, "
-              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)})"
+              f"executor {r.get('executor', 'local')} x{r.get('workers', 1)}"
+              + (f", {n} worker{'s' * (n != 1)} restarted" if (n := r.get("workers_restarted", 0)) else "")
+              + ")"
               f"{' ' + r['error'] if r['error'] else ''}")
         if r["status"] == "running" and r["progress"]:
             p = r["progress"]
@@ -319,7 +321,7 @@ def _ingest_flags(sp: argparse.ArgumentParser) -> None:
                     help="apply a run that deletes more than half of a source")
     sp.add_argument("--json", action="store_true", help="print the run record as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--ray", metavar="ADDRESS", help="encode on Ray: local, auto or ray://host:10001 "
+    sp.add_argument("--ray", metavar="ADDRESS", help="read and encode on Ray: local, auto or ray://host:10001 "
                     "(overrides [ray] address; needs pip install -e '.[ray]')")
 
 
@@ -396,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print JSON like /api/status")
     cli_eval.add_parser(verb, common)
     cli_admin.add_parser(verb)
+    cli_mentors.add_parser(verb)
     cli_recognition.add_parser(verb)
     return p
 

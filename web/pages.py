@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from index.filters import ChunkFilter
+from index.settings import ProfileSettings
 from search.answers import Answer
+from search.asking import ROUTING_NOTE, AskSuggestion
 from search.documents import DocumentView
 from search.expertise import AT_RISK_MIN_DOCUMENTS, TopicCoverage
 from search.experts import NOBODY
 from search.feedback_report import FeedbackReport
 from search.gaps import GapReport
+from search.mentors import Mentor, PersonLearning
 from search.profiles import PersonProfile
 from search.recognition import RecognitionReport
 from search.rephrase import NoResultHelp
@@ -31,6 +34,8 @@ class SearchPage:
     help: NoResultHelp | None = None  # when nothing was found
     csrf: str = ""  # the token the page's votes and opens are sent with
     nobody: str = NOBODY  # said when nobody has a receipt on the query
+    ask: list[AskSuggestion] = field(default_factory=list)  # whom to ask: the experts, fairly routed
+    routing_note: str = ROUTING_NOTE
 
     @property
     def title(self) -> str:
@@ -90,6 +95,8 @@ class StatusPage:
 @dataclass
 class PersonPage:
     person: PersonProfile
+    profile: ProfileSettings | None = None  # their own [people.<who>] entry
+    learning: PersonLearning | None = None  # how they helped others learn; others who teach their topic
 
     @property
     def title(self) -> str:
@@ -108,6 +115,7 @@ class AskPage:
     streaming: bool = False  # an LLM is configured: the page streams its answer
     csrf: str = ""  # the token the page's votes are sent with
     nobody: str = NOBODY  # said when nobody has a receipt on the question
+    routing_note: str = ROUTING_NOTE
 
     @property
     def title(self) -> str:
@@ -118,6 +126,7 @@ class AskPage:
 class GapsPage:
     gaps: list[GapReport]
     title: str = "Knowledge gaps · whoknows"
+    routing_note: str = ROUTING_NOTE
 
 
 @dataclass
@@ -129,6 +138,17 @@ class TopicsPage:
     @property
     def at_risk(self) -> list[TopicCoverage]:
         return [t for t in self.topics if t.at_risk]
+
+
+@dataclass
+class TopicPage:
+    topic: str
+    coverage: TopicCoverage | None  # None: not a document tag (a phrase)
+    mentors: list[Mentor] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.topic} · whoknows"
 
 
 @dataclass

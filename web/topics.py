@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from search.expertise import TopicCoverage, TopicMap
+from search.mentors import for_topic
 
 from .deps import SearcherDep, ViewerDep, templates
-from .pages import TopicsPage
+from .pages import TopicPage, TopicsPage
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=2000, description="at most this many topics, most documents first")]
@@ -34,3 +35,12 @@ def topics_page(request: Request, s: SearcherDep, viewer: ViewerDep, limit: Limi
     """The same as a page: the topics that rest on one person first, then every topic with
     its documents, contributors, bus factor and the people who know most about it."""
     return templates.TemplateResponse(request, "topics.html", {"page": TopicsPage(_topics(request, s, viewer, limit))})
+
+
+@router.get("/topics/{topic:path}", response_class=HTMLResponse, summary="One topic with whom to learn it from (HTML)")
+def topic_page(request: Request, s: SearcherDep, viewer: ViewerDep, topic: str) -> Any:
+    """A topic's documents, contributors, bus factor and who knows most, and the "learn this
+    from" box: its mentors (`/api/mentors?topic=`)."""
+    coverage = next((t for t in _topics(request, s, viewer, 2000) if t.topic == topic.lower()), None)
+    page = TopicPage(topic, coverage, for_topic(request.app.state.mentors, topic, viewer))
+    return templates.TemplateResponse(request, "topic.html", {"page": page})

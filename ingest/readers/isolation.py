@@ -19,6 +19,9 @@ from typing import Any
 from . import Unreadable
 
 STARTUP_TIMEOUT_S = 120
+# how the reasons of failures that may not happen again begin (a loaded machine, a lost worker):
+# such files are read again at the next run even when they did not change
+PASSING_REASONS = ("the parser worker process", "parser gave up", "parser crashed")
 
 
 class ReaderTimeout(Unreadable):

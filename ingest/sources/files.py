@@ -6,7 +6,8 @@ Each file is parsed in a worker process with a time limit (``options.timeout_s``
 300), so a pathological file is skipped with a reason instead of hanging the run; set
 ``options.isolate = false`` to parse in-process (faster start, no time limit). Files larger
 than ``max_file_mb``, unreadable, encrypted or of an unknown format are reported by
-``whoknows status`` with the reason. Symlinks that leave the folder are not followed.
+``whoknows status`` with the reason. A file with the size and
+mtime it had when last indexed is not read again. Symlinks that leave the folder are not followed.
 Tools' default author names (python-pptx's "Steve Canny", "Microsoft Office User", ...) credit
 no one; ``options.ignore_authors`` adds names or e-mails to that list.
 """
@@ -18,13 +19,14 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from index.models import Contribution, Document, Failure, Person, Section
+from index.models import Contribution, Document, Failure, Person, Section, Unchanged
 from index.settings import Settings, SourceSettings
-from ingest.readers import READERS, FileAuthor, ParsedFile, Unreadable, read_file
+from ingest.readers import READERS, FileAuthor, ParsedFile, read_file
 from ingest.readers.isolation import IsolatedCalls
 
-from .files_common import acl_for, link_for, walk_files
+from .files_common import ListedFolder, acl_for, link_for
 
 EDITOR_WEIGHT = 0.3  # "last modified by" touched the file; the author wrote it
 # names and titles that tools write by default: they say nothing about who wrote the file
@@ -38,7 +40,7 @@ _PLACEHOLDER_TITLE = re.compile(
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)  # the first H1
 
 
-class FilesSource:
+class FilesSource(ListedFolder):
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
         self.name = cfg.name
@@ -47,21 +49,16 @@ class FilesSource:
         self.root = settings.resolve(cfg.path)
         self.timeout_s = float(cfg.options.get("timeout_s", 300))
         self.isolate = bool(cfg.options.get("isolate", True))
+        # incremental runs: {"files": {relative path: [mtime_ns, size]}} of indexed files
+        self.state: dict[str, Any] = {}
 
-    def iter_documents(self) -> Iterator[Document | Failure]:
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+    def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
         with IsolatedCalls(self.timeout_s) if self.isolate else nullcontext() as calls:
-            for path in walk_files(self.root):
-                rel = path.relative_to(self.root).as_posix()
-                try:
-                    yield self.read(path, rel, calls)
-                except Unreadable as e:
-                    yield Failure(self.name, rel, str(e))
-                except Exception as e:  # one bad file never stops the run
-                    yield Failure(self.name, rel, f"{type(e).__name__}: {e}")
+            for item in self.listing():
+                yield self.read_listed(item, calls) if isinstance(item, str) else item
+        self.finish_listing()
 
-    def read(self, path: Path, rel: str, calls: IsolatedCalls | None = None) -> Document | Failure:
+    def read(self, path: Path, rel: str, calls: IsolatedCalls | None = None) -> Document | Failure:  # type: ignore[override]
         if path.suffix.lower() not in READERS:
             return Failure(self.name, rel, f"unsupported format {path.suffix.lower() or '(no suffix)'}")
         stat = path.stat()

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from index.models import EVERYONE, Failure, Unchanged
+from index.models import EVERYONE, Document, Failure, Unchanged
 from index.settings import AclRule, SourceSettings
+from ingest.readers import Unreadable
+from ingest.readers.isolation import PASSING_REASONS
 
 
 def walk_files(root: Path, suffixes: tuple[str, ...] | None = None) -> Iterator[Path]:
@@ -61,3 +63,73 @@ def replayed(source: str, state: dict[str, Any], files: Any) -> list[Failure | U
         return None
     return ([Failure(source, item, reason) for item, reason in state.get("failures", [])]
             + [Unchanged(doc_id) for doc_id in state["ids"]])
+
+
+class ListedFolder:
+    """For a source that reads one document per file of a folder: a listing the driver can
+    make without reading anything (each file's relative path, or ``Unchanged`` for one indexed
+    last run with the same mtime and size), and ``read_listed`` for one listed file, which a
+    Ray worker can run as well (``ingest/ray_stages.py``). A file that failed is reported with
+    the same reason, unread, until it changes (unless the parser timed out or crashed). The subclass sets ``name``,
+    ``root``, ``state`` and ``suffixes`` and implements ``read(path, rel, calls)``."""
+
+    name: str
+    root: Path
+    state: dict[str, Any]
+    suffixes: tuple[str, ...] | None = None
+    _stamps: dict[str, list[int]]
+    _pending: dict[str, list[int]]
+    _failed: dict[str, list[Any]]
+
+    def read(self, path: Path, rel: str, calls: Any = None) -> Document | Failure:
+        raise NotImplementedError
+
+    def listing(self) -> Iterator[str | Unchanged | Failure]:
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
+        previous = self.state.get("files", {})
+        failed = self.state.get("failed", {})  # rel -> [stamp, reason]: the same file fails the same way
+        self._stamps, self._pending, self._failed = {}, {}, {}
+        for path in walk_files(self.root, self.suffixes):
+            rel = path.relative_to(self.root).as_posix()
+            try:
+                st = path.stat()
+            except OSError:
+                yield rel  # read_listed says why
+                continue
+            stamp = [st.st_mtime_ns, st.st_size]
+            if previous.get(rel) == stamp:
+                self._stamps[rel] = stamp
+                yield Unchanged(f"{self.name}/{rel}")
+                continue
+            if rel in failed and failed[rel][0] == stamp:
+                self._failed[rel] = failed[rel]
+                yield Failure(self.name, rel, failed[rel][1])
+                continue
+            self._pending[rel] = stamp
+            yield rel
+
+    def read_listed(self, rel: str, calls: Any = None) -> Document | Failure:
+        """One listed file as a document, or a failure with its reason (never raises)."""
+        try:
+            item = self.read(self.root / rel, rel, calls)
+        except Unreadable as e:  # the reason users see
+            item = Failure(self.name, rel, str(e))
+        except Exception as e:  # one bad file never stops the run
+            item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
+        self.listed_read(rel, item)
+        return item
+
+    def listed_read(self, rel: str, item: Document | Failure) -> None:
+        """A listed file was read (here or on a Ray worker): an indexed one keeps its stamp."""
+        stamp = getattr(self, "_pending", {}).pop(rel, None)
+        if stamp is None:
+            return
+        if isinstance(item, Document):
+            self._stamps[rel] = stamp
+        elif not item.reason.startswith(PASSING_REASONS):
+            self._failed[rel] = [stamp, item.reason]
+
+    def finish_listing(self) -> None:
+        """Every listed file was read: the stamps are the state for the next run."""
+        self.state = {"files": self._stamps, "failed": self._failed}

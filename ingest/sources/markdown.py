@@ -18,7 +18,7 @@ import yaml
 from index.models import Contribution, Document, Failure, Person, Section, Unchanged
 from index.settings import Settings, SourceSettings
 
-from .files_common import acl_for, link_for, walk_files
+from .files_common import ListedFolder, acl_for, link_for
 
 SUFFIXES = (".md", ".markdown")
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(?:<(?P<email>[^>]+)>)?\s*$")
@@ -89,7 +89,9 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
 
 
-class MarkdownSource:
+class MarkdownSource(ListedFolder):
+    suffixes = SUFFIXES
+
     def __init__(self, cfg: SourceSettings, settings: Settings):
         self.cfg = cfg
         self.name = cfg.name
@@ -98,28 +100,11 @@ class MarkdownSource:
         self.state: dict[str, Any] = {}
 
     def iter_documents(self) -> Iterator[Document | Unchanged | Failure]:
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"source {self.name!r}: folder not found: {self.root}")
-        previous = self.state.get("files", {})
-        seen: dict[str, list[int]] = {}
-        for path in walk_files(self.root, SUFFIXES):
-            rel = path.relative_to(self.root).as_posix()
-            try:
-                st = path.stat()
-                signature = [st.st_mtime_ns, st.st_size]
-                if previous.get(rel) == signature:
-                    seen[rel] = signature
-                    yield Unchanged(f"{self.name}/{rel}")
-                    continue
-                item = self.read(path, rel)
-            except Exception as e:  # one bad file never stops the run
-                item = Failure(self.name, rel, f"{type(e).__name__}: {e}")
-            if isinstance(item, Document):
-                seen[rel] = signature
-            yield item
-        self.state = {"files": seen}
+        for item in self.listing():
+            yield self.read_listed(item) if isinstance(item, str) else item
+        self.finish_listing()
 
-    def read(self, path: Path, rel: str) -> Document | Failure:
+    def read(self, path: Path, rel: str, calls: Any = None) -> Document | Failure:
         size = path.stat().st_size
         if size > self.cfg.max_file_mb * 1024 * 1024:
             return Failure(self.name, rel, f"larger than max_file_mb ({size} bytes)")

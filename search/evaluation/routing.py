@@ -24,10 +24,9 @@ from tqdm import tqdm
 from index.rows import ContributionRow
 from index.settings import ExpertSettings, RoutingSettings
 
-from ..routing import WEEK_DAYS, Availability, fair_order, gini, is_rising, shares
+from ..routing import RISING_ROLES, WEEK_DAYS, Availability, fair_order, gini, is_rising, shares
 from .experts import Evaluation, rank_of
 
-RISING_ROLES = ("answerer", "author")
 SUGGESTED = 3  # "who to ask" names three people
 
 

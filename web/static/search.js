@@ -61,7 +61,7 @@
       await new Promise((done) => setTimeout(done, EXPERTS_AFTER_MS));
       if (ctrl !== inflight || box.value.trim() !== q) return;  // still typing: the next query's turn
       const people = await getJSON("/api/experts?" + p, ctrl);
-      const aside = ctrl === inflight && (experts(people.experts, data.query) || nobody(people.abstained, data.query));
+      const aside = ctrl === inflight && (experts(people.experts, data.query, { list: people.ask || [], note: people.routing || "" }) || nobody(people.abstained, data.query));
       if (aside) region.querySelector(".layout").append(aside);
     } catch (e) {
       if (e.name !== "AbortError") region.replaceChildren(el("p", { class: "notice", role: "alert" }, e.message));
@@ -148,7 +148,17 @@
         ": the question is noted as a knowledge gap, so someone can write it down."));
   }
 
-  function experts(list, q) {
+  function askPeople(ask, q) {  // whom to ask, fairly routed (search/asking.py); the panel keeps the evidence order
+    if (!ask || !ask.list.length) return null;
+    return el("section", { class: "ask-people", id: "ask-people", "data-query": q, "aria-labelledby": "ask-people-h" },
+      el("h3", { id: "ask-people-h" }, "Whom to ask"),
+      el("ul", {}, ask.list.map((a) => el("li", {},
+        el("a", { class: "ask-person", "data-person-id": a.person.id, href: a.link }, "Ask " + a.person.name),
+        a.rising ? [" ", el("span", { class: "badge rising" }, "rising contributor")] : null))),
+      el("p", { class: "meta routing-note" }, ask.note));
+  }
+
+  function experts(list, q, ask) {
     if (!list || !list.length) return null;
     return el("aside", { class: "experts", "aria-labelledby": "experts-h" }, el("h2", { id: "experts-h" }, "Who knows"),
       el("ol", {}, list.map((e) => el("li", { class: "expert", "data-person-id": e.person.id },
@@ -157,7 +167,8 @@
         el("p", { class: "reason" }, e.reason),
         el("ul", { class: "receipts" }, e.evidence.map((ev) => el("li", {},
           el("a", { href: docLink(ev.doc_id, q) }, ev.title), " ",
-          el("span", { class: "meta" }, ev.role + (ev.at ? " · " + ev.at.slice(0, 7) : "")))))))));
+          el("span", { class: "meta" }, ev.role + (ev.at ? " · " + ev.at.slice(0, 7) : "")))))))),
+      askPeople(ask, q));
   }
 
   function noResults(data, p) {
