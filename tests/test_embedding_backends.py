@@ -19,21 +19,24 @@ def test_backends_with_the_same_vectors_share_a_model_id():
     assert model_id_for(EmbeddingSettings(model="/models/my-model", backend="onnx-int8")) == "my-model+onnx-int8"
 
 
+class _Fake:
+    """A torch backend that loads instantly."""
+
+    model_id, dim = "fake", 3
+
+    def encode(self, texts):
+        return np.ones((len(texts), 3), dtype="float32")
+
+
 def test_onnx_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch, caplog):
-    class Fake:
-        model_id, dim = "fake", 3
-
-        def encode(self, texts):
-            return np.ones((len(texts), 3), dtype="float32")
-
     def no_export(settings):
         raise RuntimeError("the ONNX export failed")
 
-    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: Fake())
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: _Fake())
     monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx", no_export)
     monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx-int8", no_export)
     emb = load_embedder(EmbeddingSettings(cache_dir="/fallback-test"))
-    assert isinstance(emb, Fake)
+    assert isinstance(emb, _Fake)
     assert any("using torch" in r.message and "export failed" in r.message for r in caplog.records)
     with pytest.raises(RuntimeError, match="export failed"):  # int8 has other vectors: no silent swap
         load_embedder(EmbeddingSettings(backend="onnx-int8", cache_dir="/fallback-test"))
@@ -56,19 +59,13 @@ def test_queries_use_onnx_only_where_it_gives_the_index_vectors():
 
 
 def test_query_encoder_falls_back_to_the_index_backend(monkeypatch, tmp_path):
-    class Fake:
-        model_id, dim = "fake", 3
-
-        def encode(self, texts):
-            return np.ones((len(texts), 3), dtype="float32")
-
     def no_onnx(settings):
         raise RuntimeError("onnxruntime is not installed")
 
-    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: Fake())
+    monkeypatch.setitem(EMBEDDING_BACKENDS, "torch", lambda settings: _Fake())
     monkeypatch.setitem(EMBEDDING_BACKENDS, "onnx", no_onnx)
     emb = load_query_embedder(EmbeddingSettings(backend="torch", cache_dir=str(tmp_path)))
-    assert isinstance(getattr(emb, "inner", emb), Fake)
+    assert isinstance(getattr(emb, "inner", emb), _Fake)
 
 
 @pytest.mark.model
